@@ -1,0 +1,1 @@
+"""`radperturb`, the command line of radperturb."""

@@ -1,0 +1,50 @@
+"""The `radperturb` Typer application; each command lives in its own module.
+
+Command modules import heavy libraries (spaCy, torch) inside their functions, so `radperturb --help`
+and the corpus commands start fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+import typer
+
+from perturb import __version__
+
+app = typer.Typer(
+    name="radperturb",
+    help="Word-preserving perturbations of radiology reports, and pretraining that uses them.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Get and prepare data: Open-I reports, phantom images, manifests.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+#: Modules that add commands to `app` / `data_app` when imported.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"radperturb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """radperturb: teach medical vision-language models what reports say."""
+
+
+for _module in COMMAND_MODULES:
+    import_module(_module)
+
+
+def main() -> None:
+    app()

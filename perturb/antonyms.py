@@ -1,0 +1,69 @@
+"""Adjective antonyms: a curated clinical lexicon shipped with the package, plus WordNet when its
+data is already installed (it is never downloaded)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+def _read_lexicon() -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    text = resources.files("perturb").joinpath("data/antonyms.tsv").read_text(encoding="utf-8")
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise ValueError(f"antonyms.tsv:{lineno}: expected two tab-separated words")
+        a, b = (w.strip().lower() for w in parts)
+        for word, partner in ((a, b), (b, a)):
+            if word in pairs:
+                raise ValueError(f"antonyms.tsv:{lineno}: {word!r} already has a partner")
+            pairs[word] = partner
+    return pairs
+
+
+LEXICON: dict[str, str] = _read_lexicon()
+
+
+@cache
+def _wordnet():  # type: ignore[no-untyped-def]
+    """NLTK's WordNet reader if NLTK and its data are installed, else None (never downloads)."""
+    try:
+        import nltk
+        from nltk.corpus import wordnet
+    except ImportError:
+        return None
+    try:
+        nltk.data.find("corpora/wordnet")
+    except LookupError:
+        try:
+            nltk.data.find("corpora/wordnet.zip")
+        except LookupError:
+            return None
+    return wordnet
+
+
+@cache
+def _wordnet_antonym(word: str) -> str | None:
+    wordnet = _wordnet()
+    if wordnet is None:
+        return None
+    found = sorted(
+        ant.name()
+        for synset in wordnet.synsets(word, pos="a") + wordnet.synsets(word, pos="s")
+        for lemma in synset.lemmas()
+        if lemma.name().lower() == word
+        for ant in lemma.antonyms()
+        if ant.name().isalpha()
+    )
+    return found[0].lower() if found else None
+
+
+def antonym_of(word: str) -> str | None:
+    """The antonym of a lower-case adjective, or None. The lexicon wins over WordNet."""
+    partner = LEXICON.get(word)
+    if partner is None and word.isalpha():
+        partner = _wordnet_antonym(word)
+    return partner
