@@ -30,8 +30,9 @@ def _swap_first(word: str, to_upper: bool) -> str:
 
 
 def keeps_case(word: str, proper_noun: bool = False) -> bool:
-    """Acronyms (two or more cased characters, all upper), the pronoun "I" and proper nouns."""
-    if proper_noun:
+    """Acronyms (two or more cased characters, all upper), the pronoun "I" and capitalised proper
+    nouns (taggers call lower-case findings such as "cardiomegaly" PROPN too)."""
+    if proper_noun and word[:1].isupper():
         return True
     if word == "I":
         return True

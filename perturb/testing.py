@@ -1,0 +1,208 @@
+"""Hypothesis strategies and invariant checkers, exported so that users can property-test their
+own perturbations exactly as radperturb tests its nine.
+
+Each `check_*` raises `AssertionError` with a message naming the broken invariant; `check_invariants`
+runs every check that applies to a perturbation's spec.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import strategies as st
+
+from perturb.antonyms import antonym_of
+from perturb.apply import PerturbationResult, apply
+from perturb.parsed import ParsedReport
+from perturb.registry import PerturbationSpec, get
+
+COARSE_POS = ("NOUN", "PROPN", "ADJ", "VERB", "AUX", "DET", "ADP", "ADV", "PRON", "NUM", "CCONJ")
+PUNCTUATION = (".", ",", ":", ";", "-", "(", ")", "/")
+
+#: Words typical of chest X-ray reports, mixed with arbitrary unicode by `words()`.
+REPORT_WORDS = (
+    "heart", "size", "normal", "no", "pleural", "effusion", "left", "right", "mild", "severe",
+    "cardiomegaly", "lungs", "clear", "small", "large", "acute", "chronic", "AP", "COPD", "T2/FLAIR",
+    "and/or", "is", "are", "there", "the", "a", "of", "with", "without", "increased", "decreased",
+    "XXXX", "Heart", "Mild", "No",
+)
+
+
+def words() -> st.SearchStrategy[str]:
+    """Report vocabulary plus arbitrary non-empty unicode strings without whitespace."""
+    arbitrary = st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")),
+        min_size=1,
+        max_size=8,
+    )
+    return st.one_of(st.sampled_from(REPORT_WORDS), arbitrary)
+
+
+@st.composite
+def parsed_reports(draw: st.DrawFn, min_tokens: int = 0, max_tokens: int = 60) -> ParsedReport:
+    """ParsedReports made directly (no spaCy): words with random coarse POS, punctuation, sentences
+    of random length, varied whitespace."""
+    n = draw(st.integers(min_tokens, max_tokens))
+    tokens: list[str] = []
+    pos: list[str] = []
+    for _ in range(n):
+        if draw(st.integers(0, 5)) == 0:
+            tokens.append(draw(st.sampled_from(PUNCTUATION)))
+            pos.append("PUNCT")
+        else:
+            tokens.append(draw(words()))
+            pos.append(draw(st.sampled_from(COARSE_POS)))
+    whitespace = [draw(st.sampled_from((" ", " ", "", "\n"))) for _ in range(n)]
+    starts = [i == 0 or draw(st.integers(0, 6)) == 0 for i in range(n)]
+    sent_ids = [sum(starts[: i + 1]) - 1 for i in range(n)]
+    return ParsedReport(
+        tokens=tuple(tokens),
+        whitespace=tuple(whitespace),
+        tags=tuple(pos),
+        pos=tuple(pos),
+        sent_ids=tuple(sent_ids),
+    )
+
+
+def _lower(tokens: tuple[str, ...] | list[str]) -> list[str]:
+    return [t.lower() for t in tokens]
+
+
+def check_token_count(report: ParsedReport, result: PerturbationResult) -> None:
+    assert len(result.tokens) == len(report.tokens), (
+        f"{result.kind}: token count changed {len(report.tokens)} → {len(result.tokens)}"
+    )
+
+
+def check_word_multiset(report: ParsedReport, result: PerturbationResult) -> None:
+    assert Counter(_lower(result.tokens)) == Counter(_lower(report.tokens)), (
+        f"{result.kind}: the (case-folded) word multiset changed"
+    )
+
+
+def check_punctuation_fixed(report: ParsedReport, result: PerturbationResult) -> None:
+    words = set(report.layout.words)
+    for i, j in enumerate(result.source_index):
+        assert i in words or i == j, f"{result.kind}: non-word token {report.tokens[i]!r} moved"
+        assert (i in words) == (j in words), f"{result.kind}: a word and a non-word swapped places"
+
+
+def check_differs(report: ParsedReport, result: PerturbationResult) -> None:
+    if result.applicable:
+        assert result.text != report.text, f"{result.kind}: applicable but identical to the original"
+    else:
+        assert result.text == report.text and not result.moved, (
+            f"{result.kind}: not applicable but changed the text"
+        )
+
+
+def check_pos_classes(report: ParsedReport, result: PerturbationResult, spec: PerturbationSpec) -> None:
+    """Only the targeted POS classes move, each among its own slots; other words stay."""
+    if spec.moves_pos is None:
+        return
+    for i, j in enumerate(result.source_index):
+        if i == j:
+            continue
+        shared = [c for c in spec.moves_pos if report.pos[i] in c and report.pos[j] in c]
+        assert shared, (
+            f"{result.kind}: {report.tokens[j]!r} ({report.pos[j]}) moved into a "
+            f"{report.pos[i]} slot"
+        )
+
+
+def check_sentences_kept(report: ParsedReport, result: PerturbationResult) -> None:
+    ids = report.sent_ids
+    for i, j in enumerate(result.source_index):
+        assert ids[i] == ids[j], f"{result.kind}: a word crossed a sentence boundary"
+
+
+def _scope_groups(report: ParsedReport, scope: str) -> tuple[tuple[int, ...], ...]:
+    return report.layout.groups(scope)
+
+
+def check_within_trigrams(report: ParsedReport, result: PerturbationResult, scope: str) -> None:
+    src = result.source_index
+    for group in _scope_groups(report, scope):
+        for k in range(0, len(group), 3):
+            chunk = group[k : k + 3]
+            assert sorted(src[p] for p in chunk) == sorted(chunk), (
+                f"{result.kind}: a word left its trigram"
+            )
+
+
+def check_trigrams_whole(report: ParsedReport, result: PerturbationResult, scope: str) -> None:
+    src = result.source_index
+    for group in _scope_groups(report, scope):
+        chunks = {group[k : k + 3] for k in range(0, len(group), 3)}
+        sequence = [src[p] for p in group]
+        k = 0
+        while k < len(sequence):
+            match = next((c for c in chunks if tuple(sequence[k : k + len(c)]) == c), None)
+            assert match is not None, f"{result.kind}: a trigram was broken apart"
+            chunks.discard(match)
+            k += len(match)
+
+
+def as_report(report: ParsedReport, result: PerturbationResult) -> ParsedReport:
+    """The perturbed text as a ParsedReport (tags travel with their words), to re-apply to."""
+    src = result.source_index
+    return ParsedReport(
+        tokens=result.tokens,
+        whitespace=report.whitespace,
+        tags=tuple(report.tags[j] for j in src),
+        pos=tuple(report.pos[j] for j in src),
+        sent_ids=report.sent_ids,
+    )
+
+
+def check_involution(
+    report: ParsedReport, result: PerturbationResult, scope: str, seed: int = 0
+) -> None:
+    """Applying the perturbation to its own output gives back the original words."""
+    if not result.applicable:
+        return
+    again = apply(as_report(report, result), result.kind, seed=seed, scope=scope)
+    back = again.tokens if again.applicable else result.tokens
+    assert _lower(back) == _lower(report.tokens), f"{result.kind}: not an involution"
+
+
+def check_antonyms(report: ParsedReport, result: PerturbationResult) -> None:
+    """Replacements touch adjectives only, each to its lexicon partner; nothing moves."""
+    assert not result.moved, f"{result.kind}: words moved"
+    replaced = {r.position for r in result.replacements}
+    for r in result.replacements:
+        assert report.pos[r.position] == "ADJ", f"{result.kind}: replaced non-adjective {r.old!r}"
+        assert r.new.lower() == antonym_of(r.old.lower()), (
+            f"{result.kind}: {r.old!r} → {r.new!r} is not its antonym"
+        )
+    for i, (a, b) in enumerate(zip(report.tokens, result.tokens)):
+        if i not in replaced:
+            assert a.lower() == b.lower(), f"{result.kind}: {a!r} changed without a replacement"
+
+
+#: Structural checks of the paper's kinds beyond the generic ones, by name.
+SPECIFIC_CHECKS = {
+    "shuffle_within_trigrams": lambda r, res, scope, seed: check_within_trigrams(r, res, scope),
+    "shuffle_trigrams": lambda r, res, scope, seed: check_trigrams_whole(r, res, scope),
+    "reverse_sentence": check_involution,
+    "swap_adjacent_words": check_involution,
+    "replace_adjectives_with_antonyms": lambda r, res, scope, seed: check_antonyms(r, res),
+}
+
+
+def check_invariants(
+    report: ParsedReport, result: PerturbationResult, *, scope: str = "report", seed: int = 0
+) -> None:
+    """Every invariant that applies to `result.kind`'s spec."""
+    spec = get(result.kind)
+    check_token_count(report, result)
+    check_differs(report, result)
+    check_punctuation_fixed(report, result)
+    if spec.word_preserving:
+        check_word_multiset(report, result)
+    check_pos_classes(report, result, spec)
+    if scope == "sentence":
+        check_sentences_kept(report, result)
+    specific = SPECIFIC_CHECKS.get(result.kind)
+    if specific is not None:
+        specific(report, result, scope, seed)
