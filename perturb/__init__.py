@@ -5,8 +5,9 @@ Importing this package and perturbing `ParsedReport`s needs neither spaCy nor to
 """
 
 from perturb import kinds as _kinds  # noqa: F401  (registers the nine perturbations)
-from perturb.apply import SCOPES, PerturbationResult, Replacement, apply, apply_many, render
-from perturb.parsed import Layout, ParsedReport
+from perturb.apply import PerturbationResult, Replacement, apply, apply_many, render
+from perturb.layout import SCOPES, Layout
+from perturb.parsed import ParsedReport
 from perturb.registry import (
     PERTURBATIONS,
     Edit,

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from operator import itemgetter
+from typing import NamedTuple
+
+import numpy as np
 
 from perturb.casing import render_like
+from perturb.layout import SCOPES, Layout
 from perturb.parsed import ParsedReport
-from perturb.registry import get, resolve_kinds
-from perturb.seeding import stream
+from perturb.registry import PerturbationSpec, get, resolve_kinds
+from perturb.seeding import key_hash, stream
 
-SCOPES = ("report", "sentence")
 #: How often a draw that reproduces the original is redrawn before giving up.
 MAX_REDRAWS = 8
 
 
-@dataclass(frozen=True)
-class Replacement:
+class Replacement(NamedTuple):
     position: int
     old: str
     new: str
 
 
-@dataclass(frozen=True)
-class PerturbationResult:
+class PerturbationResult(NamedTuple):
     """One negative. When `applicable` is False, `text` is the original and nothing moved."""
 
     kind: str
@@ -45,8 +46,9 @@ def render(
 ) -> list[str]:
     """Output tokens: the word from `source_index[i]` (or its replacement) in position i's case."""
     layout = report.layout
-    forms = layout.forms
-    tokens = [forms[j].upper if c else forms[j].lower for j, c in zip(source_index, layout.capital)]
+    gather = (np.asarray(source_index, dtype=np.intp) + layout.capital_offset).tolist()
+    table = layout.table
+    tokens = list(itemgetter(*gather)(table)) if len(gather) > 1 else [table[j] for j in gather]
     for i, word in replacements.items():
         original = report.tokens[i]
         shout = original.isupper() and len(original) > 1
@@ -54,10 +56,44 @@ def render(
     return tokens
 
 
-def _not_applicable(report: ParsedReport, kind: str, draw: int) -> PerturbationResult:
+def _join(tokens: Sequence[str], whitespace: Sequence[str]) -> str:
+    pieces: list[str] = [""] * (2 * len(tokens))
+    pieces[::2] = tokens
+    pieces[1::2] = whitespace
+    return "".join(pieces)
+
+
+def _not_applicable(layout: Layout, kind: str, draw: int) -> PerturbationResult:
+    identity = tuple(range(layout.n))
+    return PerturbationResult(kind, layout.text, layout.tokens, False, identity, (), draw)
+
+
+def _apply(
+    report: ParsedReport, spec: PerturbationSpec, seed: int, key: int, draw: int, scope: str
+) -> PerturbationResult:
     layout = report.layout
-    tokens = tuple(f.upper if c else f.lower for f, c in zip(layout.forms, layout.capital))
-    return PerturbationResult(kind, layout.text, tokens, False, layout.identity, (), draw)
+    if not layout.words:
+        return _not_applicable(layout, spec.name, draw)
+    rng = stream(seed, key, spec.name, draw)
+    for _ in range(1 if spec.deterministic else MAX_REDRAWS):
+        edit = spec.fn(report, rng, scope)
+        if edit is None:
+            break
+        source_index, replacements = edit
+        tokens = render(report, source_index, replacements)
+        text = _join(tokens, report.whitespace)
+        if text != layout.text:
+            made = tuple(
+                Replacement(i, report.tokens[i], tokens[i]) for i in sorted(replacements)
+            )
+            src = tuple(np.asarray(source_index).tolist())
+            return PerturbationResult(spec.name, text, tuple(tokens), True, src, made, draw)
+    return _not_applicable(layout, spec.name, draw)
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: expected one of {SCOPES}")
 
 
 def apply(
@@ -76,29 +112,9 @@ def apply(
     A result is never a copy of the original: a draw that reproduces it is redrawn (bounded), and
     if none differs the result says `applicable=False`.
     """
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}: expected one of {SCOPES}")
+    _check_scope(scope)
     spec = get(name)
-    layout = report.layout
-    if not layout.words:
-        return _not_applicable(report, name, draw)
-    rng = stream(seed, layout.text if key is None else key, name, draw)
-    whitespace = report.whitespace
-    for _ in range(1 if spec.deterministic else MAX_REDRAWS):
-        edit = spec.fn(report, rng, scope)
-        if edit is None:
-            break
-        source_index, replacements = edit
-        tokens = render(report, source_index, replacements)
-        text = "".join([t + w for t, w in zip(tokens, whitespace)])
-        if text != layout.text:
-            made = tuple(
-                Replacement(i, report.tokens[i], tokens[i]) for i in sorted(replacements)
-            )
-            return PerturbationResult(
-                name, text, tuple(tokens), True, tuple(source_index), made, draw
-            )
-    return _not_applicable(report, name, draw)
+    return _apply(report, spec, seed, key_hash(report.text if key is None else key), draw, scope)
 
 
 def apply_many(
@@ -112,8 +128,7 @@ def apply_many(
 ) -> list[PerturbationResult]:
     """Every requested kind (default: all registered), `draws` draws each, in kind-major order.
     Each result equals the matching single `apply` call, whatever else is in the batch."""
-    return [
-        apply(report, name, seed=seed, scope=scope, key=key, draw=d)
-        for name in resolve_kinds(kinds)
-        for d in range(draws)
-    ]
+    _check_scope(scope)
+    specs = [get(name) for name in resolve_kinds(kinds)]
+    hashed = key_hash(report.text if key is None else key)
+    return [_apply(report, spec, seed, hashed, d, scope) for spec in specs for d in range(draws)]

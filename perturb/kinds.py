@@ -1,16 +1,17 @@
 """The nine perturbations of the paper, registered under their published names.
 
 Each is a pure function of (report, rng, scope): it never parses and never touches global random
-state. Words move only among word positions; punctuation and whitespace keep theirs.
+state. Words move only among word positions; punctuation and whitespace keep theirs. The work is
+a few numpy operations on the report's prepared `Units` (see `perturb.layout`): a random sort key
+per word, offset by its unit, permutes words within units in one `argsort`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from perturb.antonyms import antonym_of
+from perturb.layout import Units
 from perturb.parsed import ParsedReport
 from perturb.registry import Edit, PosClass, register
 
@@ -20,36 +21,32 @@ VERBS = PosClass(frozenset({"VERB"}))
 NOT_NOUNS_OR_ADJ = PosClass(NOUNS.tags | ADJECTIVES.tags, invert=True)
 
 
-def _permute(src: list[int], positions: Sequence[int], rng: np.random.Generator) -> None:
-    """Permute the words at `positions` among themselves (in place on `src`)."""
+def _shuffle_within(src: np.ndarray, units: Units, keys: np.ndarray, rng: np.random.Generator) -> None:
+    """Permute the words of `units` uniformly within each value of `keys` (in place on `src`)."""
+    positions = units.positions
     if len(positions) < 2:
         return
-    order = list(positions)
-    rng.shuffle(order)
-    for p, q in zip(positions, order):
-        src[p] = q
+    order = np.argsort(keys + rng.random(len(positions)), kind="stable")
+    src[positions] = positions[order]
 
 
-def _class_edit(
-    report: ParsedReport, rng: np.random.Generator, scope: str, classes: Sequence[PosClass]
+def _shuffle_classes(
+    report: ParsedReport, rng: np.random.Generator, scope: str, classes: tuple[PosClass, ...]
 ) -> Edit:
     layout = report.layout
-    src = list(layout.identity)
+    src = layout.identity.copy()
     for pos_class in classes:
-        for group in layout.class_groups(pos_class, scope):
-            _permute(src, group, rng)
+        units = layout.units(scope, pos_class)
+        _shuffle_within(src, units, units.group, rng)
     return Edit(src)
 
 
-@register(
-    "shuffle_all_words",
-    description="Permute all words; punctuation stays in place.",
-)
+@register("shuffle_all_words", description="Permute all words; punctuation stays in place.")
 def shuffle_all_words(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
     layout = report.layout
-    src = list(layout.identity)
-    for group in layout.groups(scope):
-        _permute(src, group, rng)
+    units = layout.units(scope)
+    src = layout.identity.copy()
+    _shuffle_within(src, units, units.group, rng)
     return Edit(src)
 
 
@@ -60,11 +57,12 @@ def shuffle_all_words(report: ParsedReport, rng: np.random.Generator, scope: str
 )
 def swap_adjacent_words(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
     layout = report.layout
-    src = list(layout.identity)
-    for group in layout.groups(scope):
-        for k in range(0, len(group) - 1, 2):
-            a, b = group[k], group[k + 1]
-            src[a], src[b] = b, a
+    units = layout.units(scope)
+    index = np.arange(len(units.positions))
+    even = units.rank % 2 == 0
+    partner = np.where(even, np.where(units.rank + 1 < units.size, index + 1, index), index - 1)
+    src = layout.identity.copy()
+    src[units.positions] = units.positions[partner]
     return Edit(src)
 
 
@@ -75,10 +73,11 @@ def swap_adjacent_words(report: ParsedReport, rng: np.random.Generator, scope: s
 )
 def reverse_sentence(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
     layout = report.layout
-    src = list(layout.identity)
-    for group in layout.groups(scope):
-        for p, q in zip(group, reversed(group)):
-            src[p] = q
+    units = layout.units(scope)
+    index = np.arange(len(units.positions))
+    mirrored = index - 2 * units.rank + units.size - 1  # the word at (size-1-rank) in its unit
+    src = layout.identity.copy()
+    src[units.positions] = units.positions[mirrored]
     return Edit(src)
 
 
@@ -90,10 +89,9 @@ def shuffle_within_trigrams(
     report: ParsedReport, rng: np.random.Generator, scope: str
 ) -> Edit | None:
     layout = report.layout
-    src = list(layout.identity)
-    for group in layout.groups(scope):
-        for k in range(0, len(group), 3):
-            _permute(src, group[k : k + 3], rng)
+    units = layout.units(scope)
+    src = layout.identity.copy()
+    _shuffle_within(src, units, units.chunk.astype(np.float64), rng)
     return Edit(src)
 
 
@@ -103,14 +101,15 @@ def shuffle_within_trigrams(
 )
 def shuffle_trigrams(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
     layout = report.layout
-    src = list(layout.identity)
-    for group in layout.groups(scope):
-        chunks = [group[k : k + 3] for k in range(0, len(group), 3)]
-        if len(chunks) < 2:
-            continue
-        rng.shuffle(chunks)
-        for p, q in zip(group, (q for chunk in chunks for q in chunk)):
-            src[p] = q
+    units = layout.units(scope)
+    src = layout.identity.copy()
+    n_chunks = len(units.chunk_group)
+    if n_chunks < 2:
+        return Edit(src)
+    rank = np.empty(n_chunks, dtype=np.intp)
+    rank[np.argsort(units.chunk_group + rng.random(n_chunks), kind="stable")] = np.arange(n_chunks)
+    order = np.argsort(rank[units.chunk] * 3 + units.offset, kind="stable")
+    src[units.positions] = units.positions[order]
     return Edit(src)
 
 
@@ -121,7 +120,7 @@ def shuffle_trigrams(report: ParsedReport, rng: np.random.Generator, scope: str)
     moves_pos=(NOUNS, ADJECTIVES),
 )
 def shuffle_nouns_and_adj(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    return _class_edit(report, rng, scope, (NOUNS, ADJECTIVES))
+    return _shuffle_classes(report, rng, scope, (NOUNS, ADJECTIVES))
 
 
 @register(
@@ -133,7 +132,7 @@ def shuffle_nouns_and_adj(report: ParsedReport, rng: np.random.Generator, scope:
 def shuffle_allbut_nouns_and_adj(
     report: ParsedReport, rng: np.random.Generator, scope: str
 ) -> Edit | None:
-    return _class_edit(report, rng, scope, (NOT_NOUNS_OR_ADJ,))
+    return _shuffle_classes(report, rng, scope, (NOT_NOUNS_OR_ADJ,))
 
 
 @register(
@@ -145,7 +144,16 @@ def shuffle_allbut_nouns_and_adj(
 def shuffle_nouns_verbs_adj(
     report: ParsedReport, rng: np.random.Generator, scope: str
 ) -> Edit | None:
-    return _class_edit(report, rng, scope, (NOUNS, VERBS, ADJECTIVES))
+    return _shuffle_classes(report, rng, scope, (NOUNS, VERBS, ADJECTIVES))
+
+
+def _antonym_candidates(report: ParsedReport) -> list[tuple[int, str]]:
+    tokens = report.tokens
+    return [
+        (i, partner)
+        for i in report.layout.units("report", ADJECTIVES).positions.tolist()
+        if (partner := antonym_of(tokens[i].lower())) is not None
+    ]
 
 
 @register(
@@ -159,12 +167,7 @@ def replace_adjectives_with_antonyms(
     report: ParsedReport, rng: np.random.Generator, scope: str
 ) -> Edit | None:
     layout = report.layout
-    candidates = [
-        (i, partner)
-        for group in layout.class_groups(ADJECTIVES, "report")
-        for i in group
-        if (partner := antonym_of(report.tokens[i].lower())) is not None
-    ]
+    candidates = layout.memo("antonym_candidates", lambda: _antonym_candidates(report))
     if not candidates:
         return None
     chosen = rng.random(len(candidates)) < 0.5

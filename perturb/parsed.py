@@ -7,19 +7,10 @@ tuples only and derives the index structures the perturbations need once, lazily
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perturb.casing import CaseForms, case_forms
-from perturb.registry import PosClass
-
-#: Coarse POS tags whose tokens never move: words move, punctuation and whitespace stay.
-FIXED_POS = frozenset({"PUNCT", "SPACE"})
-
-
-def is_word(token: str, pos: str) -> bool:
-    """A token is a movable word unless it is punctuation, whitespace or has no letter or digit."""
-    return pos not in FIXED_POS and any(ch.isalnum() for ch in token)
+if TYPE_CHECKING:
+    from perturb.layout import Layout
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +73,8 @@ class ParsedReport:
         """Index structures shared by every perturbation, built on first use."""
         layout = self._cache.get("layout")
         if layout is None:
+            from perturb.layout import Layout
+
             layout = self._cache["layout"] = Layout(self)
         return layout
 
@@ -121,62 +114,3 @@ class ParsedReport:
             model=data.get("model", ""),
             model_version=data.get("model_version", ""),
         )
-
-
-class Layout:
-    """What the perturbations and the renderer read from a report, computed once per report.
-
-    - `words`: positions of movable words, in order; `sentences`: those positions per sentence.
-    - `forms`: for each token its lower and capitalised rendering (see `perturb.casing`).
-    - `capital`: whether each position renders its word capitalised (a property of the position):
-      the first word of each sentence, and wherever the original word started with a capital.
-    """
-
-    __slots__ = ("report", "words", "sentences", "forms", "capital", "identity", "text", "_classes")
-
-    def __init__(self, report: ParsedReport) -> None:
-        tokens, pos = report.tokens, report.pos
-        self.report = report
-        self.words: tuple[int, ...] = tuple(
-            i for i, (tok, p) in enumerate(zip(tokens, pos)) if is_word(tok, p)
-        )
-        sentences: dict[int, list[int]] = {}
-        for i in self.words:
-            sentences.setdefault(report.sent_ids[i], []).append(i)
-        self.sentences: tuple[tuple[int, ...], ...] = tuple(tuple(v) for v in sentences.values())
-        first_in_sentence = {group[0] for group in self.sentences}
-        forms: list[CaseForms] = []
-        capital: list[bool] = []
-        for i, (tok, p) in enumerate(zip(tokens, pos)):
-            f = case_forms(tok, proper_noun=p == "PROPN" and i not in first_in_sentence)
-            forms.append(f)
-            capital.append(f.capitalised_here or i in first_in_sentence)
-        self.forms = tuple(forms)
-        self.capital = tuple(capital)
-        self.identity = tuple(range(len(tokens)))
-        self._classes: dict[tuple[PosClass, str], tuple[tuple[int, ...], ...]] = {}
-        self.text = "".join(
-            f.upper + ws if c else f.lower + ws
-            for f, c, ws in zip(self.forms, self.capital, report.whitespace)
-        )
-
-    def groups(self, scope: str) -> tuple[tuple[int, ...], ...]:
-        """Word positions per unit of perturbation: one group (report) or one per sentence."""
-        if scope == "report":
-            return (self.words,) if self.words else ()
-        if scope == "sentence":
-            return self.sentences
-        raise ValueError(f"unknown scope {scope!r}: expected 'report' or 'sentence'")
-
-    def class_groups(self, pos_class: PosClass, scope: str) -> tuple[tuple[int, ...], ...]:
-        """Word positions of one POS class per unit of perturbation (cached)."""
-        hit = self._classes.get((pos_class, scope))
-        if hit is None:
-            pos = self.report.pos
-            hit = tuple(
-                members
-                for group in self.groups(scope)
-                if (members := tuple(i for i in group if pos[i] in pos_class))
-            )
-            self._classes[(pos_class, scope)] = hit
-        return hit

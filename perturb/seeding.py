@@ -41,16 +41,16 @@ def key_hash(key: object) -> int:
     return int.from_bytes(digest, "little")
 
 
-def stream(seed: int, key: object, kind: str, draw: int = 0) -> np.random.Generator:
-    """The generator for one (seed, record key, kind, draw). Thread-local and reseeded on every
-    call: use it before asking for the next stream."""
+def stream(seed: int, key: int, kind: str, draw: int = 0) -> np.random.Generator:
+    """The generator for one (seed, record key hash from `key_hash`, kind, draw). Thread-local and
+    reseeded on every call: use it before asking for the next stream."""
     base, inc = _stream_base(int(seed), kind, int(draw))
     generator = getattr(_local, "generator", None)
     if generator is None:
         generator = _local.generator = np.random.Generator(np.random.PCG64(0))
     generator.bit_generator.state = {
         "bit_generator": "PCG64",
-        "state": {"state": (base ^ key_hash(key)) & _MASK128, "inc": inc},
+        "state": {"state": (base ^ key) & _MASK128, "inc": inc},
         "has_uint32": 0,
         "uinteger": 0,
     }
