@@ -83,8 +83,10 @@ def _apply(
         tokens = render(report, source_index, replacements)
         text = _join(tokens, report.whitespace)
         if text != layout.text:
-            made = tuple(
-                Replacement(i, report.tokens[i], tokens[i]) for i in sorted(replacements)
+            made = (
+                tuple(Replacement(i, report.tokens[i], tokens[i]) for i in sorted(replacements))
+                if replacements
+                else ()
             )
             src = tuple(np.asarray(source_index).tolist())
             return PerturbationResult(spec.name, text, tuple(tokens), True, src, made, draw)

@@ -21,13 +21,22 @@ VERBS = PosClass(frozenset({"VERB"}))
 NOT_NOUNS_OR_ADJ = PosClass(NOUNS.tags | ADJECTIVES.tags, invert=True)
 
 
-def _shuffle_within(src: np.ndarray, units: Units, keys: np.ndarray, rng: np.random.Generator) -> None:
-    """Permute the words of `units` uniformly within each value of `keys` (in place on `src`)."""
+def _shuffle_within(
+    src: np.ndarray, units: Units, keys: np.ndarray | None, rng: np.random.Generator
+) -> None:
+    """Permute the words of `units` uniformly within each value of the integer-valued `keys`
+    (None: all together), in place on `src`. Keys + uniform noise in [0, 1) sort each key's
+    words together in random order."""
     positions = units.positions
     if len(positions) < 2:
         return
-    order = np.argsort(keys + rng.random(len(positions)), kind="stable")
+    noise = rng.random(len(positions))
+    order = (noise if keys is None else keys + noise).argsort()
     src[positions] = positions[order]
+
+
+def _group_keys(units: Units) -> np.ndarray | None:
+    return units.group if units.n_groups > 1 else None
 
 
 def _shuffle_classes(
@@ -37,7 +46,7 @@ def _shuffle_classes(
     src = layout.identity.copy()
     for pos_class in classes:
         units = layout.units(scope, pos_class)
-        _shuffle_within(src, units, units.group, rng)
+        _shuffle_within(src, units, _group_keys(units), rng)
     return Edit(src)
 
 
@@ -46,7 +55,7 @@ def shuffle_all_words(report: ParsedReport, rng: np.random.Generator, scope: str
     layout = report.layout
     units = layout.units(scope)
     src = layout.identity.copy()
-    _shuffle_within(src, units, units.group, rng)
+    _shuffle_within(src, units, _group_keys(units), rng)
     return Edit(src)
 
 
@@ -91,7 +100,7 @@ def shuffle_within_trigrams(
     layout = report.layout
     units = layout.units(scope)
     src = layout.identity.copy()
-    _shuffle_within(src, units, units.chunk.astype(np.float64), rng)
+    _shuffle_within(src, units, units.chunk_key, rng)
     return Edit(src)
 
 
@@ -107,8 +116,8 @@ def shuffle_trigrams(report: ParsedReport, rng: np.random.Generator, scope: str)
     if n_chunks < 2:
         return Edit(src)
     rank = np.empty(n_chunks, dtype=np.intp)
-    rank[np.argsort(units.chunk_group + rng.random(n_chunks), kind="stable")] = np.arange(n_chunks)
-    order = np.argsort(rank[units.chunk] * 3 + units.offset, kind="stable")
+    rank[(units.chunk_group + rng.random(n_chunks)).argsort()] = np.arange(n_chunks)
+    order = (rank[units.chunk] * 3 + units.offset).argsort()
     src[units.positions] = units.positions[order]
     return Edit(src)
 

@@ -33,17 +33,20 @@ class Units(NamedTuple):
     """Word positions of one perturbation scope (optionally one POS class), as index arrays.
 
     `group`: the unit (report or sentence) of each position; `chunk`: its trigram (consecutive
-    triples within the unit); `offset`: its place in the trigram; `rank`/`size`: its place in the
-    unit and the unit's size; `chunk_group`: the unit of each trigram.
+    triples within the unit) and `chunk_key` the same as floats; `offset`: its place in the
+    trigram; `rank`/`size`: its place in the unit and the unit's size; `chunk_group`: the unit of
+    each trigram.
     """
 
     positions: np.ndarray
     group: np.ndarray
     chunk: np.ndarray
+    chunk_key: np.ndarray
     offset: np.ndarray
     rank: np.ndarray
     size: np.ndarray
     chunk_group: np.ndarray
+    n_groups: int
 
 
 def _units(groups: list[list[int]]) -> Units:
@@ -62,8 +65,9 @@ def _units(groups: list[list[int]]) -> Units:
         n_chunks += group_chunks
     as_int = lambda xs: np.asarray(xs, dtype=np.intp)  # noqa: E731
     return Units(
-        as_int(positions), np.asarray(group, dtype=np.float64), as_int(chunk), as_int(offset),
-        as_int(rank), as_int(size), np.asarray(chunk_group, dtype=np.float64),
+        as_int(positions), np.asarray(group, dtype=np.float64), as_int(chunk),
+        np.asarray(chunk, dtype=np.float64), as_int(offset), as_int(rank), as_int(size),
+        np.asarray(chunk_group, dtype=np.float64), len(groups),
     )
 
 

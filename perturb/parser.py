@@ -6,6 +6,7 @@ This is the only module of `perturb` that imports spaCy, and only when a `Parser
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,9 +66,14 @@ def load_pipeline(model: str | Path | None = None, *, scispacy_tokenizer: bool =
             if component in nlp.pipe_names:
                 nlp.remove_pipe(component)
     if scispacy_tokenizer:
-        from scispacy.custom_tokenizer import combined_rule_tokenizer
-
-        nlp.tokenizer = combined_rule_tokenizer(nlp)
+        try:
+            from scispacy.custom_tokenizer import combined_rule_tokenizer
+        except ImportError:
+            raise ModelNotFoundError("the scispacy tokenizer needs scispacy: pip install scispacy") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # a regex warning inside scispacy's rules
+            nlp.tokenizer = combined_rule_tokenizer(nlp)
+        nlp.meta["name"] = f"{nlp.meta['name']}+scispacy_tokenizer"
     return nlp
 
 
@@ -94,7 +100,12 @@ def doc_to_parsed(doc: "Doc", model: str = "", model_version: str = "") -> Parse
 
 
 class Parser:
-    """Turns report text into `ParsedReport`s with a light spaCy pipeline."""
+    """Turns report text into `ParsedReport`s with a light spaCy pipeline.
+
+    `scispacy_tokenizer=True` swaps in scispacy's rule tokenizer, which keeps hyphenated terms
+    ("T-spine", "well-expanded") whole so that they move as one word; the model name in each
+    ParsedReport records it, so parse caches never mix the two.
+    """
 
     def __init__(self, model: str | Path | None = None, *, scispacy_tokenizer: bool = False) -> None:
         self.nlp = load_pipeline(model, scispacy_tokenizer=scispacy_tokenizer)
