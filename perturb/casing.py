@@ -30,14 +30,17 @@ def _swap_first(word: str, to_upper: bool) -> str:
 
 
 def keeps_case(word: str, proper_noun: bool = False) -> bool:
-    """Acronyms (two or more cased characters, all upper), the pronoun "I" and capitalised proper
-    nouns (taggers call lower-case findings such as "cardiomegaly" PROPN too)."""
+    """Acronyms (all cased characters upper, and two or more of them or a digit: "AP", "COPD",
+    "T2", "C7"), the pronoun "I" and capitalised proper nouns (taggers call lower-case findings
+    such as "cardiomegaly" PROPN too)."""
     if proper_noun and word[:1].isupper():
         return True
     if word == "I":
         return True
     cased = [ch for ch in word if ch.isupper() or ch.islower()]
-    return len(cased) >= 2 and all(ch.isupper() for ch in cased)
+    if not cased or not all(ch.isupper() for ch in cased):
+        return False
+    return len(cased) >= 2 or any(ch.isdigit() for ch in word)
 
 
 def case_forms(word: str, proper_noun: bool = False) -> CaseForms:

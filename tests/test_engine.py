@@ -83,6 +83,7 @@ def test_capitalisation_follows_the_position_not_the_word(parser):
 def test_acronyms_and_proper_nouns_keep_their_case():
     assert case_forms("COPD") == ("COPD", "COPD", False)
     assert case_forms("T2/FLAIR").lower == "T2/FLAIR"
+    assert case_forms("T2").lower == "T2" and case_forms("A").lower == "a"
     assert case_forms("Smith", proper_noun=True).lower == "Smith"
     assert case_forms("Heart") == ("heart", "Heart", True)
     assert case_forms("ßa").upper == "ßa"  # never becomes "SSa": the multiset must survive

@@ -1,0 +1,110 @@
+"""`radperturb show`: one report and its negatives side by side, for a person to audit."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cli.app import app
+from cli.common_options import (
+    KindsOption,
+    ModelOption,
+    PluginOption,
+    ScopeOption,
+    SeedOption,
+    kinds_from_option,
+    load_user_perturbations,
+)
+from cli.errors import UsageError, reported_errors
+from cli.spacy_model import load_parser
+from perturb import ParsedReport, PerturbationResult, apply_many
+
+MOVED = "bold yellow"
+REPLACED = "bold magenta"
+NOT_APPLICABLE = "dim"
+
+
+@app.command("show")
+def show_command(
+    text: Annotated[
+        str,
+        typer.Argument(metavar="TEXT", help="The report, or - to read it from stdin.", show_default=False),
+    ],
+    kinds: KindsOption = None,
+    seed: SeedOption = 0,
+    scope: ScopeOption = "report",
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--id",
+            metavar="ID",
+            help="Record id: gives the negatives `perturb` writes for that id "
+            "(default: keyed by the text itself).",
+        ),
+    ] = None,
+    model: ModelOption = None,
+    plugins: PluginOption = None,
+) -> None:
+    """Show a report and each perturbation of it side by side.
+
+    Words that moved are [bold yellow]yellow[/bold yellow], words replaced (antonyms) are
+    [bold magenta]magenta[/bold magenta]; a kind that cannot change this report is marked n/a.
+    With [bold]--id[/bold] and the same seed it shows what `perturb` writes for that record.
+
+    [bold]Examples[/bold]
+
+      radperturb show "The heart is enlarged. There is a small left effusion."
+
+      radperturb show "No acute disease." -k reverse_sentence --seed 3
+
+      echo "Mild cardiomegaly. Clear lungs." | radperturb show - --scope sentence
+    """
+    with reported_errors("show"):
+        load_user_perturbations(plugins)
+        names = kinds_from_option(kinds)
+        if text == "-":
+            text = sys.stdin.read()
+        if not text.strip():
+            raise UsageError("the report is empty")
+        report = load_parser(model).parse(text)
+        results = apply_many(report, names, seed=seed, scope=scope, key=key)
+        Console().print(comparison_table(report, results))
+
+
+def comparison_table(report: ParsedReport, results: list[PerturbationResult]) -> Table:
+    """The original, then one row per negative with its moved and replaced words coloured."""
+    table = Table(
+        show_lines=True,
+        caption=f"[{MOVED}]moved[/] · [{REPLACED}]replaced[/] · n/a: not applicable",
+    )
+    table.add_column("kind", no_wrap=True)
+    table.add_column("text", ratio=1)
+    table.add_row("original", Text(report.text))
+    for result in results:
+        if result.applicable:
+            table.add_row(Text(result.kind), highlighted(report, result))
+        else:
+            kind = Text(f"{result.kind}\nn/a", style=NOT_APPLICABLE)
+            table.add_row(kind, Text(result.text, style=NOT_APPLICABLE))
+    return table
+
+
+def highlighted(report: ParsedReport, result: PerturbationResult) -> Text:
+    """The negative's text with a style on each token that moved or was replaced."""
+    replaced = {r.position for r in result.replacements}
+    text = Text()
+    for i, (token, space) in enumerate(zip(result.tokens, report.whitespace, strict=True)):
+        if i in replaced:
+            style = REPLACED
+        elif result.source_index[i] != i:
+            style = MOVED
+        else:
+            style = ""
+        text.append(token, style=style)
+        text.append(space)
+    return text
