@@ -24,7 +24,11 @@ data_app = typer.Typer(help="Get and prepare data: Open-I reports, phantom image
 app.add_typer(data_app, name="data")
 
 #: Modules that add commands to `app` / `data_app` when imported.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "cli.perturb_cmd",
+    "cli.show_cmd",
+    "cli.list_cmd",
+)
 
 
 def _version(value: bool) -> None:
