@@ -31,6 +31,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+#: Typer vendors click; its public `BadParameter` is the way to name click's `UsageError`.
+_UsageError: type[Exception] = typer.BadParameter.__base__
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"radperturb {__version__}")
@@ -51,4 +55,13 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    """Entry point: usage errors (unknown option, bad value) become one line on stderr, exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except _UsageError as err:
+        if err.format_message():  # empty when the help was shown for a bare `radperturb`
+            typer.echo(f"radperturb: {err.format_message()} (see --help)", err=True)
+        raise SystemExit(2) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
