@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.perturb_cmd",
     "cli.show_cmd",
     "cli.list_cmd",
+    "cli.data_cmd",
 )
 
 

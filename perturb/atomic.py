@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import IO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, newline: str | None = None) -> Iterator[IO]:
     """Write to a temporary file beside `path` and rename it over `path` only on success.
@@ -26,6 +32,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, newline: str |
             handle = open(tmp, mode, encoding=None if "b" in mode else "utf-8", newline=newline)
         with handle:
             yield handle
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
