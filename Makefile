@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU wheel of torch that lies on disk; a bare `torch` would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[model,train,dev]'
+	$(PY) -m pip install -q -e '.[model,train,dicom,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
