@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.show_cmd",
     "cli.list_cmd",
     "cli.data_cmd",
+    "cli.pretrain_cmd",
 )
 
 

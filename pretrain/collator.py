@@ -1,0 +1,187 @@
+"""`PerturbationCollator`: fresh perturbed negatives for every batch, made in the DataLoader workers.
+
+The published code perturbs each report once at start-up, so the model meets the same K negatives
+every epoch. Here each batch draws its own: per record, K kinds are sampled and applied to the
+record's cached parse with a seed derived from (base seed, epoch), keyed by the record id — new
+negatives every epoch, the same ones on every rerun, resume, worker count or batch order.
+
+With a parse cache the workers only perturb and tokenize (pure Python + a fast tokenizer): they
+never load spaCy. Without one, reports are parsed lazily, once per worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from perturb import ParsedReport, apply, resolve_kinds
+from perturb.cache import ParseCache
+from perturb.seeding import key_hash, stream
+
+
+class CollatorError(ValueError):
+    """A record the collator cannot turn into a training sample; the message names it."""
+
+
+def tokenize_reports(
+    tokenizer, texts: Sequence[str], max_length: int, *, pad_to_multiple_of: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Tokenize texts in one call, padded to the longest: input_ids, attention_mask and
+    word_ids [N, L] (the word index of each sub-word token, -1 for special and pad tokens)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise CollatorError("word ids need a fast (Rust) tokenizer")
+    encoded = tokenizer(
+        list(texts),
+        padding="longest",
+        truncation=True,
+        max_length=max_length,
+        pad_to_multiple_of=pad_to_multiple_of,
+        return_tensors="pt",
+    )
+    word_ids = torch.tensor(
+        [[-1 if w is None else w for w in encoded.word_ids(i)] for i in range(len(texts))], dtype=torch.long
+    )
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "word_ids": word_ids}
+
+
+def epoch_seed(base_seed: int, epoch: int) -> int:
+    """The perturbation seed of one epoch: a stable hash of (base seed, epoch), non-negative."""
+    digest = hashlib.blake2b(f"{base_seed}:{epoch}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class PerturbationCollator:
+    """Dataset items (`id`, `image`, `text`, `tags`) → a training batch:
+
+    - `images` [B, C, H, W];
+    - `input_ids`, `attention_mask`, `word_ids` [B, 1+K, L]: column 0 the original report (as the
+      perturbation renderer writes it, so that casing gives nothing away), then K negatives;
+    - `neg_valid` [B, 1+K] bool: column 0 True; False for a negative whose kind did not apply or
+      whose text repeats the original or an earlier negative;
+    - `ids` (list of B record ids) and `kinds` (B lists of K kind names).
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        *,
+        k_negatives: int = 9,
+        kinds: Sequence[str] | str | None = None,
+        seed: int = 0,
+        max_length: int = 128,
+        with_replacement: bool = False,
+        scope: str = "report",
+        parse_cache: ParseCache | str | os.PathLike[str] | None = None,
+        parser_model: str | None = None,
+        pad_to_multiple_of: int | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.k = int(k_negatives)
+        self.kinds = resolve_kinds(kinds)
+        if self.k and not self.kinds:
+            raise CollatorError("no perturbation kinds to draw negatives from")
+        self.seed = int(seed)
+        self.max_length = int(max_length)
+        self.with_replacement = with_replacement
+        self.scope = scope
+        self.cache_path = None if parse_cache is None or isinstance(parse_cache, ParseCache) else str(parse_cache)
+        self.cache = ParseCache.load(parse_cache) if self.cache_path else parse_cache
+        self.parser_model = parser_model
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.epoch = 0
+        self._parser = None
+        self._parsed: dict[tuple[str, str], ParsedReport] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Workers get everything but a loaded spaCy pipeline (they load their own if needed)."""
+        state = dict(self.__dict__)
+        state["_parser"] = None
+        return state
+
+    def set_epoch(self, epoch: int) -> None:
+        """Negatives are a function of (seed, epoch, record id): call before each epoch's loader
+        is iterated (workers copy the collator when the iterator starts)."""
+        self.epoch = int(epoch)
+
+    def parsed(self, key: str, text: str) -> ParsedReport:
+        """The record's parse: from the cache, or parsed once here when no cache was given."""
+        if self.cache is not None:
+            hit = self.cache.get(key, text)
+            if hit is None:
+                where = self.cache_path or "the parse cache"
+                raise CollatorError(f"record {key!r} is missing from {where} or its text changed; rebuild the cache")
+            return hit
+        hit = self._parsed.get((key, text))
+        if hit is None:
+            if self._parser is None:
+                from perturb import Parser
+
+                self._parser = Parser(self.parser_model)
+            hit = self._parsed[(key, text)] = self._parser.parse(text)
+        return hit
+
+    def warm_up(self, key: str, text: str) -> None:
+        """Apply every kind once here, so that what perturbations load lazily (WordNet, say)
+        is loaded before DataLoader workers fork, not again in each worker every epoch."""
+        report = self.parsed(key, text)
+        for name in self.kinds:
+            apply(report, name, seed=0, scope=self.scope, key=key)
+
+    def draw_kinds(self, key: str) -> list[tuple[str, int]]:
+        """The K (kind, draw) pairs of one record this epoch. Without replacement the kinds are
+        dealt from shuffled rounds of the kind list (each round with a new draw index), so no
+        kind repeats before every kind was used."""
+        rng = stream(epoch_seed(self.seed, self.epoch), key_hash(key), "collator:kinds")
+        n = len(self.kinds)
+        if self.with_replacement:
+            picks: list[tuple[str, int]] = []
+            seen: dict[str, int] = {}
+            for index in rng.integers(n, size=self.k):
+                name = self.kinds[int(index)]
+                picks.append((name, seen.get(name, 0)))
+                seen[name] = seen.get(name, 0) + 1
+            return picks
+        rounds = -(-self.k // n)
+        return [(self.kinds[int(i)], r) for r in range(rounds) for i in rng.permutation(n)][: self.k]
+
+    def negatives(self, key: str, report: ParsedReport) -> tuple[list[str], list[bool], list[str]]:
+        """(texts, valid, kinds) of the record's K negatives this epoch."""
+        seed = epoch_seed(self.seed, self.epoch)
+        original = report.text
+        seen = {original}
+        texts, valid, kinds = [], [], []
+        for name, draw in self.draw_kinds(key):
+            result = apply(report, name, seed=seed, scope=self.scope, key=key, draw=draw)
+            ok = result.applicable and result.text not in seen
+            seen.add(result.text)
+            texts.append(result.text)
+            valid.append(ok)
+            kinds.append(name)
+        return texts, valid, kinds
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        texts: list[str] = []
+        valid: list[list[bool]] = []
+        kinds: list[list[str]] = []
+        for item in items:
+            key, text = str(item["id"]), item["text"]
+            if not text or not text.strip():
+                raise CollatorError(f"record {key!r} has an empty report")
+            report = self.parsed(key, text)
+            negative_texts, negative_valid, negative_kinds = self.negatives(key, report) if self.k else ([], [], [])
+            texts += [report.text, *negative_texts]
+            valid.append([True, *negative_valid])
+            kinds.append(negative_kinds)
+        encoded = tokenize_reports(self.tokenizer, texts, self.max_length, pad_to_multiple_of=self.pad_to_multiple_of)
+        shape = (len(items), 1 + self.k, -1)
+        return {
+            "images": torch.stack([item["image"] for item in items]),
+            **{name: tensor.view(shape) for name, tensor in encoded.items()},
+            "neg_valid": torch.tensor(valid, dtype=torch.bool),
+            "ids": [str(item["id"]) for item in items],
+            "kinds": kinds,
+        }
