@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.list_cmd",
     "cli.data_cmd",
     "cli.pretrain_cmd",
+    "cli.evaluate_cmd",
 )
 
 

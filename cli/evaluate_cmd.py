@@ -1,0 +1,484 @@
+"""`radperturb evaluate`, `evaluate-nli`, `explain` and `benchmark ablation`: measure what a model
+learned. The work lives in `pretrain.evaluation`; this module parses options and prints results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.app import app
+from cli.errors import DataError, UsageError, reported_errors
+
+benchmark_app = typer.Typer(help="Train and evaluate several settings on the same data and seeds.",
+                            no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+DeviceOption = Annotated[
+    str, typer.Option("--device", metavar="DEVICE", help="torch device: auto, cpu, cuda, cuda:1, mps.")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+CheckpointArgument = Annotated[Path, typer.Argument(
+    metavar="CHECKPOINT", show_default=False, help="A run folder, its final/ export or a checkpoint-* folder.")]
+ProbeSplitOption = Annotated[str, typer.Option(
+    "--probe-split", help="Split the linear probe is fitted on; 'none' skips it.")]
+
+
+def _device(name: str) -> str:
+    """`auto` → cuda when available, else cpu; anything else must be a device torch knows."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"unknown --device {name!r}; try auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available on this machine")
+    return name
+
+
+def _fraction(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def _quiet_transformers() -> None:
+    """transformers' own tqdm bars and load reports would interleave with ours."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def _load_checkpoint(checkpoint: Path, device: str):
+    from pretrain.checkpoint import CheckpointError, load_for_eval
+    from pretrain.config import ConfigError
+
+    if not checkpoint.exists():
+        raise UsageError(f"no such checkpoint or run folder: {checkpoint}")
+    _quiet_transformers()
+    try:
+        model, tokenizer, config = load_for_eval(checkpoint)
+    except (CheckpointError, ConfigError) as err:
+        raise DataError(str(err)) from None
+    return model.to(device), tokenizer, config
+
+
+def _split_option(value: str, option: str) -> str:
+    from pretrain.data.splits import SPLITS
+
+    if value not in SPLITS:
+        raise UsageError(f"{option} must be one of {', '.join(SPLITS)}, got {value!r}")
+    return value
+
+
+def _existing(path: Path | None, option: str) -> Path | None:
+    if path is not None and not path.is_file():
+        raise UsageError(f"{option}: no such file: {path}")
+    return path
+
+
+def _semantic_table(semantic: dict) -> Table:
+    table = Table(title="Clinical semantic structure: the original must score strictly highest",
+                  caption="each kind alone: original vs that kind (chance 50%)")
+    for column in ("setting", "accuracy", "chance", "reports", "skipped", "ties"):
+        table.add_column(column, justify="left" if column == "setting" else "right")
+    table.columns[0].no_wrap = True
+    rows = [("paper (4 kinds)", semantic["paper"]), ("all kinds", semantic["all"])]
+    rows += [(f"  {kind}", r) for kind, r in semantic["per_kind"].items()]
+    for name, r in rows:
+        table.add_row(name, _fraction(r["accuracy"]), _fraction(r["chance"]), str(r["n"]),
+                      str(r["n_skipped"]), str(r["ties"]))
+    return table
+
+
+def _retrieval_table(retrieval: dict) -> Table:
+    ks = list(retrieval["image_to_report"])
+    table = Table(title=f"Retrieval over {retrieval['n']} pairs (identical reports count as hits)")
+    table.add_column("direction")
+    for k in ks:
+        table.add_column(k, justify="right")
+    for direction in ("image_to_report", "report_to_image"):
+        values = (_fraction(retrieval[direction][k]) for k in ks)
+        table.add_row(direction.replace("_to_", " → "), *values)
+    table.add_row("[dim]random ranking", *(f"[dim]{_fraction(retrieval['chance'][k])}" for k in ks))
+    return table
+
+
+def _classifiers(result: dict) -> dict[str, dict]:
+    methods = {"zero-shot": result["zero_shot"]}
+    if result.get("linear_probe"):
+        methods["linear probe"] = result["linear_probe"]
+    return methods
+
+
+def _classification_table(result: dict) -> Table:
+    methods = _classifiers(result)
+    table = Table(title="Finding classification AUROC (labels from MeSH; n/a: one class only)")
+    table.add_column("label")
+    table.add_column("positives", justify="right")
+    for method in methods:
+        table.add_column(method, justify="right")
+    for label, entry in result["zero_shot"]["per_label"].items():
+        cells = [_fraction(m["per_label"][label]["auroc"]) for m in methods.values()]
+        table.add_row(label, f"{entry['n_positive']}/{entry['n']}", *cells)
+    table.add_row("[bold]macro", "", *(_fraction(m["macro_auroc"]) for m in methods.values()))
+    return table
+
+
+@app.command("evaluate")
+def evaluate_command(
+    checkpoint: CheckpointArgument,
+    manifest: Annotated[Path, typer.Option(
+        "--manifest", "-m", metavar="FILE", show_default=False,
+        help="Image–report manifest (id, image, findings, impression, tags, split).")],
+    split: Annotated[str, typer.Option("--split", help="Split to evaluate on.")] = "test",
+    probe_split: ProbeSplitOption = "train",
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Where evaluation.json and the PNG plots go.")] = Path("evaluation"),
+    parse_cache: Annotated[Path | None, typer.Option(
+        "--parse-cache", metavar="FILE",
+        help="Parses of the reports (e.g. from `benchmark ablation`); missing ones are parsed with spaCy.")] = None,
+    kinds: Annotated[str, typer.Option(
+        "--kinds", "-k", metavar="KINDS",
+        help="Perturbations for the 'all kinds' setting: comma-separated or 'all'.")] = "all",
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the perturbed negatives.")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Evaluate a pretrained model: semantic structure, retrieval and classification.
+
+    For each image of the split, its report competes with perturbed versions of itself (same
+    words, other order or antonyms): accuracy is the share of images whose original scores
+    strictly highest. Also image↔report Recall@1/5/10 and zero-shot / linear-probe AUROC for
+    labels derived from MeSH tags. Writes OUT/evaluation.json, semantic.png, retrieval.png and
+    classification.png.
+
+    [bold]Examples[/bold]
+
+      radperturb evaluate runs/ours --manifest phantoms/manifest.jsonl
+
+      radperturb evaluate runs/ours/checkpoint-0002000 -m data/manifest.jsonl --split valid --device cuda
+    """
+    with reported_errors("evaluate"):
+        from perturb import resolve_kinds
+        from pretrain.data.images import ImageError
+        from pretrain.data.manifest import ManifestError
+        from pretrain.evaluation.io import staged_progress, write_json
+        from pretrain.evaluation.plots import plot_classification, plot_retrieval, plot_semantic
+        from pretrain.evaluation.runner import EvalOptions, EvaluationError, evaluate_loaded
+
+        split = _split_option(split, "--split")
+        probe = None if probe_split == "none" else _split_option(probe_split, "--probe-split")
+        _existing(manifest, "--manifest")
+        _existing(parse_cache, "--parse-cache")
+        try:
+            names = tuple(resolve_kinds(kinds))
+        except KeyError as err:
+            raise UsageError(str(err.args[0])) from None
+        device = _device(device)
+        model, tokenizer, config = _load_checkpoint(checkpoint, device)
+        options = EvalOptions(split=split, probe_split=probe, kinds=names, seed=seed,
+                              batch_size=batch_size, device=device,
+                              parse_cache=None if parse_cache is None else str(parse_cache))
+        try:
+            with staged_progress(quiet) as advance:
+                result = evaluate_loaded(model, tokenizer, config, manifest, options, advance)
+        except (ManifestError, EvaluationError, ImageError) as err:
+            raise DataError(str(err)) from None
+        result["checkpoint"] = str(checkpoint)
+        outputs = [
+            write_json(out / "evaluation.json", result),
+            plot_semantic(result["semantic"], out / "semantic.png"),
+            plot_retrieval(result["retrieval"], out / "retrieval.png"),
+            plot_classification(_classifiers(result), out / "classification.png"),
+        ]
+        console = Console()
+        for table in (_semantic_table(result["semantic"]), _retrieval_table(result["retrieval"]),
+                      _classification_table(result)):
+            console.print(table)
+        typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
+
+
+@app.command("explain")
+def explain_command(
+    checkpoint: CheckpointArgument,
+    image: Annotated[Path, typer.Option(
+        "--image", "-i", metavar="FILE", show_default=False, help="The radiograph (PNG, JPEG, DICOM).")],
+    report: Annotated[str, typer.Option(
+        "--report", "-r", metavar="TEXT", show_default=False,
+        help="The report text, or @FILE to read it from a file.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="PNG", help="The heatmap grid to write.")] = Path("explain.png"),
+    columns: Annotated[int, typer.Option("--columns", min=1, help="Panels per row.")] = 6,
+    device: DeviceOption = "auto",
+) -> None:
+    """Show where each word of a report looks in the image: word→region attention heatmaps.
+
+    The attention is the one the local (GLoRIA) loss trains: each word's softmax over image
+    regions. All panels share one colour scale; under each word, its peak weight relative to
+    uniform attention (1× means the word looks everywhere alike). Punctuation is left out. Most
+    informative for models trained with the local loss (settings gloria and ours).
+
+    [bold]Examples[/bold]
+
+      radperturb explain runs/ours -i phantoms/images/sample-002.png -r "Small left pleural effusion."
+
+      radperturb explain runs/ours/final -i cxr.png -r @report.txt -o alignment.png
+    """
+    with reported_errors("explain"):
+        from pretrain.evaluation.explain import ExplainError, explain_pair
+        from pretrain.evaluation.plots import plot_word_heatmaps
+
+        if report.startswith("@"):
+            report = _existing(Path(report[1:]), "--report").read_text(encoding="utf-8")
+        _existing(image, "--image")
+        device = _device(device)
+        model, tokenizer, config = _load_checkpoint(checkpoint, device)
+        try:
+            explanation = explain_pair(model, tokenizer, config, image, report, device=device)
+        except ExplainError as err:
+            raise DataError(str(err)) from None
+        captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
+        plot_word_heatmaps(explanation.image, explanation.words, explanation.heatmaps, out, captions,
+                           columns)
+        typer.echo(f"wrote {out} ({len(explanation.words)} words)", err=True)
+
+
+@app.command("evaluate-nli")
+def evaluate_nli_command(
+    encoder_dir: Annotated[Path, typer.Argument(
+        metavar="ENCODER_DIR", show_default=False,
+        help="A transformers model folder (save_pretrained), or a pretraining run (its text encoder).")],
+    train: Annotated[Path, typer.Option(
+        "--train", metavar="JSONL", show_default=False,
+        help="Training pairs: premise, hypothesis, label (MedNLI's sentence1, sentence2, gold_label too).")],
+    test: Annotated[Path, typer.Option(
+        "--test", metavar="JSONL", show_default=False, help="Test pairs, same format.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Where nli.json and nli_loss.png go.")] = Path("nli_eval"),
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 3,
+    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 3e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    max_length: Annotated[int, typer.Option("--max-length", min=8)] = 128,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Fine-tune a text encoder on sentence-pair NLI (MedNLI / RadNLI) and report test accuracy.
+
+    Malformed rows are skipped and counted. Writes OUT/nli.json (metrics, confusion matrix, loss
+    per step) and OUT/nli_loss.png.
+
+    [bold]Examples[/bold]
+
+      radperturb evaluate-nli runs/ours --train mednli_train.jsonl --test mednli_test.jsonl
+
+      radperturb evaluate-nli ./my_bert --train radnli_dev.jsonl --test radnli_test.jsonl --epochs 5
+    """
+    with reported_errors("evaluate-nli"):
+        from pretrain.evaluation.io import progress_bar, write_json
+        from pretrain.evaluation.nli import NLIConfig, NLIError, fine_tune_nli, load_nli
+        from pretrain.evaluation.plots import plot_loss
+
+        _quiet_transformers()
+        try:
+            train_pairs, train_rejects = load_nli(train)
+            test_pairs, test_rejects = load_nli(test)
+            config = NLIConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                               seed=seed, device=_device(device))
+            with progress_bar(quiet) as progress:
+                task = progress.add_task("fine-tuning", total=None)
+
+                def on_step(step: int, total: int, loss: float) -> None:
+                    progress.update(task, completed=step, total=total,
+                                    description=f"fine-tuning (loss {loss:.3f})")
+
+                result = fine_tune_nli(encoder_dir, train_pairs, test_pairs, config, on_step)
+        except NLIError as err:
+            raise DataError(str(err)) from None
+        record = {**result.to_dict(), "encoder": str(encoder_dir), "train": str(train),
+                  "test": str(test), "rejected_rows": {"train": train_rejects, "test": test_rejects},
+                  "config": vars(config)}
+        write_json(out / "nli.json", record)
+        plot_loss(result.losses, out / "nli_loss.png", title="NLI fine-tuning loss")
+        table = Table(title=f"NLI: {len(train_pairs)} train / {len(test_pairs)} test pairs")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        table.add_row("accuracy", _fraction(result.accuracy))
+        table.add_row("macro-F1", _fraction(result.macro_f1))
+        for name, f1 in result.per_class_f1.items():
+            table.add_row(f"F1 {name}", _fraction(f1))
+        table.add_row("rejected rows (train/test)", f"{train_rejects}/{test_rejects}")
+        Console().print(table)
+        typer.echo(f"wrote {out / 'nli.json'} and {out / 'nli_loss.png'}", err=True)
+
+
+def _seed_list(value: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds must be comma-separated integers, got {value!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise UsageError(f"--seeds must name non-negative integers, got {value!r}")
+    return list(dict.fromkeys(seeds))
+
+
+def _base_config(config_file: Path | None, overrides: dict):
+    from pretrain.config import ConfigError, TrainConfig
+
+    try:
+        base = TrainConfig.load(config_file) if config_file is not None else TrainConfig()
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(base, key, value)
+        if not base.manifest:
+            raise UsageError("give --manifest (or a config file that names one)")
+        _existing(Path(base.manifest), "--manifest")
+        base.validate()
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
+    return base
+
+
+def _ablation_table(summary_path: Path) -> Table:
+    import json
+
+    data = json.loads(summary_path.read_text(encoding="utf-8"))
+    table = Table(title="Ablation: mean ± std over seeds (also in ablation.md)")
+    table.add_column("metric")
+    for setting in data["settings"]:
+        seeds = ",".join(map(str, data["done"][setting])) or "none"
+        table.add_column(f"{setting}\n[dim]seeds {seeds}[/dim]", justify="right")
+    table.add_column("chance", justify="right", style="dim")
+    for metric in data["metrics"]:
+        cells = []
+        for setting in data["settings"]:
+            entry = data["summary"][setting][metric]
+            mean, std = entry["mean"], entry["std"]
+            spread = "" if std is None else f" ± {std:.3f}"
+            cells.append("n/a" if mean is None else f"{mean:.3f}{spread}")
+        chances = [data["summary"][s][metric]["chance"] for s in data["settings"]]
+        chance = next((c for c in chances if c is not None), None)
+        table.add_row(metric, *cells, _fraction(chance))
+    return table
+
+
+def _knob(name: str, help: str, *, minimum: int | None = 1, short: str | None = None):
+    """A training option that overrides the base config only when given."""
+    names = (name, short) if short else (name,)
+    metavar = "NAME" if name.endswith(("encoder", "tokenizer")) else None
+    return typer.Option(*names, min=None if metavar else minimum, metavar=metavar, show_default=False,
+                        help=help)
+
+
+@benchmark_app.command("ablation")
+def ablation_command(
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", "-m", metavar="FILE", show_default=False,
+        help="Image–report manifest shared by every run.")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Runs, results and the summary table.")] = Path("runs/ablation"),
+    seeds: Annotated[str, typer.Option(
+        "--seeds", metavar="SEEDS", help="Comma-separated training seeds.")] = "0,1,2",
+    settings: Annotated[str, typer.Option(
+        "--settings", metavar="SETTINGS",
+        help="Comma-separated: clip (global), gloria (global+local), ours_no_local "
+        "(global+perturbation), ours (all three).")] = "clip,gloria,ours_no_local,ours",
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", metavar="TOML", show_default=False,
+        help="Base training config; the options below override it.")] = None,
+    max_steps: Annotated[int | None, _knob("--max-steps", "Optimizer steps per run.")] = None,
+    batch_size: Annotated[int | None, _knob("--batch-size", "Pairs per step.", minimum=2)] = None,
+    image_encoder: Annotated[str | None, _knob(
+        "--image-encoder", "resnet50, tiny-resnet, vit-base, tiny-vit or a local model folder.")] = None,
+    text_encoder: Annotated[str | None, _knob(
+        "--text-encoder", "minilm, tiny-bert, bert-base-random or a local model folder.")] = None,
+    tokenizer: Annotated[str | None, _knob(
+        "--tokenizer", "Tokenizer of the random-init text encoders: minilm or a local folder.")] = None,
+    image_size: Annotated[int | None, _knob("--image-size", "Image side in pixels.", minimum=16)] = None,
+    k_negatives: Annotated[int | None, _knob(
+        "--k-negatives", "Perturbed negatives per image (settings with the perturbation loss).",
+        short="-K")] = None,
+    embed_dim: Annotated[int | None, _knob("--embed-dim", "Joint embedding size.")] = None,
+    save_every: Annotated[int | None, _knob(
+        "--save-every", "Checkpoint every N steps (an interrupted run resumes from the last).")] = None,
+    num_workers: Annotated[int | None, _knob("--num-workers", "DataLoader workers.", minimum=0)] = None,
+    parse_cache: Annotated[Path | None, typer.Option(
+        "--parse-cache", metavar="FILE", show_default=False,
+        help="Parses of every manifest report (default: made once in OUT/parses.jsonl.gz).")] = None,
+    eval_split: Annotated[str, typer.Option("--eval-split", help="Split every run is evaluated on.")] = "test",
+    probe_split: ProbeSplitOption = "train",
+    eval_seed: Annotated[int, typer.Option(
+        "--eval-seed", min=0, help="Seed of the evaluation's perturbed negatives.")] = 0,
+    time_budget: Annotated[float | None, typer.Option(
+        "--time-budget", min=1.0, metavar="SECONDS", show_default=False,
+        help="Stop cleanly after this long (training saves a checkpoint); run again to continue.")] = None,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Train and evaluate the paper's four settings over several seeds; a mean ± std table.
+
+    Every run uses the same manifest, steps, batch size, encoders and seeds; only the loss terms
+    differ. Resumable: finished (setting, seed) runs are skipped, interrupted ones resume from
+    their last checkpoint, so it can be run in short calls (use --time-budget). Writes
+    OUT/ablation.md, OUT/ablation.json, OUT/ablation.png, and per run OUT/results/SETTING-seedN.json.
+
+    [bold]Examples[/bold]
+
+      radperturb benchmark ablation -m phantoms/manifest.jsonl --max-steps 2000 --device cuda
+
+      radperturb benchmark ablation -m data/manifest.jsonl --config base.toml --time-budget 540
+
+      radperturb benchmark ablation -m phantoms/manifest.jsonl --settings clip,ours --seeds 0 --max-steps 50 --image-encoder tiny-resnet --text-encoder tiny-bert --image-size 64
+    """
+    with reported_errors("benchmark ablation"):
+        from pretrain.checkpoint import CheckpointError
+        from pretrain.collator import CollatorError
+        from pretrain.config import ConfigError
+        from pretrain.data.images import ImageError
+        from pretrain.data.manifest import ManifestError
+        from pretrain.encoders import EncoderError
+        from pretrain.evaluation.ablation import SETTINGS, AblationError, run_ablation
+        from pretrain.evaluation.runner import EvalOptions, EvaluationError
+        from pretrain.parse_cache import ParseCacheMismatch
+        from pretrain.trainer import NonFiniteLoss
+
+        seed_list = _seed_list(seeds)
+        names = list(dict.fromkeys(s.strip() for s in settings.split(",") if s.strip()))
+        unknown = [s for s in names if s not in SETTINGS]
+        if not names or unknown:
+            given = ", ".join(unknown) or "(none given)"
+            raise UsageError(f"unknown setting(s) {given}; known: {', '.join(SETTINGS)}")
+        split = _split_option(eval_split, "--eval-split")
+        probe = None if probe_split == "none" else _split_option(probe_split, "--probe-split")
+        device = _device(device)
+        _existing(parse_cache, "--parse-cache")
+        base = _base_config(config_file, {
+            "manifest": manifest and str(manifest), "max_steps": max_steps, "batch_size": batch_size,
+            "image_encoder": image_encoder, "text_encoder": text_encoder, "tokenizer": tokenizer,
+            "image_size": image_size, "k_negatives": k_negatives, "embed_dim": embed_dim,
+            "save_every": save_every, "num_workers": num_workers, "device": device,
+            "parse_cache": parse_cache and str(parse_cache)})
+        options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
+        _quiet_transformers()
+        console = Console(stderr=True)
+        try:
+            outcome = run_ablation(
+                base, names, seed_list, out, options, time_budget_s=time_budget, quiet=quiet,
+                on_event=lambda line: console.print(f"[bold]ablation[/bold] {line}", highlight=False))
+        except (AblationError, ConfigError, EncoderError) as err:
+            raise UsageError(str(err)) from None
+        except (ManifestError, EvaluationError, CheckpointError, ParseCacheMismatch, CollatorError,
+                ImageError, NonFiniteLoss) as err:
+            raise DataError(str(err)) from None
+        Console().print(_ablation_table(out / "ablation.json"))
+        if outcome.pending:
+            console.print(f"{len(outcome.pending)} run(s) still to do (next: {outcome.pending[0]}); "
+                          "run the same command again to continue")
+        typer.echo(f"wrote {', '.join(map(str, outcome.outputs))}", err=True)

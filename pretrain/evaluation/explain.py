@@ -1,0 +1,102 @@
+"""Word→region attention of one image–report pair, as heatmaps: where does each word look?
+
+The attention is the one the local loss uses (GLoRIA): word–region cosine similarities are
+softmaxed across the words, scaled by `temp1` and softmaxed across the regions, so the maps show
+exactly what the local loss rewarded during training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class ExplainError(ValueError):
+    """The pair cannot be explained (empty report, unreadable image); one line for the user."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The image as the model saw it ([S, S] in 0..1), the report's words (punctuation left out),
+    one [S, S] map per word on one 0..1 scale shared by all words (the lowest to the highest weight
+    of any word, so that panels compare), and each word's peak weight relative to uniform
+    attention (1.0: the word looks everywhere alike)."""
+
+    image: np.ndarray
+    words: list[str]
+    heatmaps: np.ndarray
+    peak_over_uniform: np.ndarray
+
+
+def word_attention(words, word_mask, regions, temp1: float):
+    """Attention [T, W, R] of every word over the regions, for word features words [T, W, D]
+    (word_mask [T, W]) and one image's regions [R, D] — the local loss's two softmaxes."""
+    import torch
+
+    sim = torch.einsum("twd,rd->twr", words.float(), regions.float())
+    attn = sim.masked_fill(~word_mask[..., None], float("-inf")).softmax(dim=1)  # across words
+    return (temp1 * attn).softmax(dim=2)  # then across regions
+
+
+def report_words(tokenizer, text: str, max_length: int) -> list[str]:
+    """The words behind the tokenizer's word ids (as `tokenize_reports` numbers them): each word
+    is the text span from its first sub-word's start to its last one's end."""
+    encoded = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True)
+    spans: dict[int, list[int]] = {}
+    for word, (start, end) in zip(encoded.word_ids(), encoded["offset_mapping"]):
+        if word is None:
+            continue
+        span = spans.setdefault(word, [start, end])
+        span[0], span[1] = min(span[0], start), max(span[1], end)
+    n_words = max(spans, default=-1) + 1
+    return [text[spans[w][0] : spans[w][1]] if w in spans else "" for w in range(n_words)]
+
+
+def explain_pair(
+    model, tokenizer, config, image_path: str | Path, text: str, *, device: str = "cpu"
+) -> Explanation:
+    """Attention heatmaps of every word of `text` over the image at `image_path`."""
+    import torch
+    import torch.nn.functional as F
+
+    from pretrain.collator import tokenize_reports
+    from pretrain.data.images import ImageError, load_image
+    from pretrain.data.transforms import IMAGE_MEAN, IMAGE_STD, XrayTransform
+
+    if not text.strip():
+        raise ExplainError("the report is empty")
+    try:
+        pixels = load_image(image_path)
+    except ImageError as err:
+        raise ExplainError(str(err)) from None
+    image = XrayTransform(config.image_size, False, config.channels)(pixels)
+    encoded = tokenize_reports(tokenizer, [text], config.max_length)
+    with torch.no_grad():
+        _, regions = model.encode_image(image[None].to(device))
+        inputs = (encoded[k].to(device) for k in ("input_ids", "attention_mask", "word_ids"))
+        _, words, word_mask = model.encode_text(*inputs)
+        attention = word_attention(words, word_mask, regions[0], config.temp1)[0]  # [W, R]
+    n_regions = attention.shape[1]
+    side = math.isqrt(n_regions)
+    if side * side != n_regions:
+        raise ExplainError(f"the image encoder gives {n_regions} regions, not a square grid")
+    names = report_words(tokenizer, text, config.max_length)
+    keep = [i for i in torch.nonzero(word_mask[0]).flatten().tolist()
+            if i < len(names) and any(ch.isalnum() for ch in names[i])]
+    if not keep:
+        raise ExplainError("the report has no words")
+    grid = attention[keep].view(-1, 1, side, side).float().cpu()
+    peak = grid.flatten(1).max(dim=1).values
+    low = grid.min()
+    scaled = (grid - low) / (peak.max() - low).clamp_min(1e-12)
+    maps = F.interpolate(scaled, size=image.shape[-2:], mode="bilinear", align_corners=False)
+    shown = image[0] * IMAGE_STD + IMAGE_MEAN
+    return Explanation(
+        image=shown.clamp(0, 1).cpu().numpy(),
+        words=[names[i] for i in keep],
+        heatmaps=maps[:, 0].clamp(0, 1).numpy(),
+        peak_over_uniform=(peak * n_regions).numpy(),
+    )

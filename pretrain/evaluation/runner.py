@@ -1,0 +1,126 @@
+"""`evaluate_loaded`: every image–text evaluation of one trained model on one manifest split.
+
+Images are read at the size and channel count the model was trained with (from its saved
+config), texts are tokenised as in training, and reports are scored as the perturbation renderer
+writes them (as training saw the originals), so the numbers describe the model, not a mismatch
+between training and evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import perturb
+from pretrain.evaluation.classification import linear_probe_report, zero_shot_report
+from pretrain.evaluation.labels import label_matrix
+from pretrain.evaluation.retrieval import retrieval_report
+from pretrain.evaluation.semantic import (
+    ZERO_SHOT_KINDS,
+    make_candidates,
+    parse_reports,
+    score_candidates,
+    semantic_report,
+)
+
+
+class EvaluationError(ValueError):
+    """Evaluation cannot run on this input; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    split: str = "test"
+    #: Split the linear probe is fitted on; None skips the probe.
+    probe_split: str | None = "train"
+    parse_cache: str | None = None
+    kinds: Sequence[str] = field(default_factory=lambda: tuple(perturb.resolve_kinds("all")))
+    seed: int = 0
+    batch_size: int = 32
+    device: str = "cpu"
+
+
+#: Progress callback: (stage description, items done in this call, stage total).
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _dataset(manifest: str | Path, split: str, config):
+    import warnings
+
+    from pretrain.data import ManifestDataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing images are counted in the result instead
+        return ManifestDataset(manifest, split=split, image_size=config.image_size,
+                               channels=config.channels)
+
+
+def _encode(model, dataset, options: EvalOptions, stage: str, progress: ProgressCallback | None):
+    from pretrain.evaluation.encode import encode_images
+
+    report = None if progress is None else (lambda n: progress(stage, n, len(dataset)))
+    return encode_images(model, dataset, batch_size=options.batch_size, device=options.device,
+                         on_batch=report)
+
+
+def _tracked(embed, stage: str, progress: ProgressCallback | None):
+    """`embed` reporting its batches to `progress` under `stage`."""
+    if progress is None:
+        return embed
+    return lambda texts: embed(texts, on_batch=lambda n: progress(stage, n, len(texts)))
+
+
+def evaluate_loaded(
+    model,
+    tokenizer,
+    config,
+    manifest: str | Path,
+    options: EvalOptions = EvalOptions(),
+    progress: ProgressCallback | None = None,
+) -> dict:
+    """Semantic-structure accuracy, retrieval, zero-shot and linear-probe classification of a
+    loaded model (eval mode, on `options.device`) over `options.split` of `manifest`."""
+    from pretrain.evaluation.encode import text_embedder
+
+    test_set = _dataset(manifest, options.split, config)
+    if len(test_set) < 2:
+        raise EvaluationError(
+            f"{manifest}: split {options.split!r} has {len(test_set)} usable image(s); need at least 2"
+        )
+    images = _encode(model, test_set, options, f"encoding {options.split} images", progress)
+    embed = text_embedder(model, tokenizer, max_length=config.max_length,
+                          batch_size=options.batch_size, device=options.device)
+
+    records = list(zip(images.ids, images.texts))
+    parsed, from_cache = parse_reports(records, options.parse_cache)
+    sets = [make_candidates(i, p, options.kinds, seed=options.seed) for i, p in zip(images.ids, parsed)]
+    scored = score_candidates(images.embeddings, sets,
+                              _tracked(embed, "embedding reports and their perturbations", progress))
+    originals = [s.original for s in sets]
+    zero_shot_kinds = [k for k in ZERO_SHOT_KINDS if k in options.kinds]
+
+    result = {
+        "manifest": str(manifest),
+        "split": options.split,
+        "n_images": len(test_set),
+        "missing_images": len(test_set.missing),
+        "seed": options.seed,
+        "parses": {"from_cache": from_cache, "parsed": len(records) - from_cache},
+        "semantic": semantic_report(scored, list(options.kinds), zero_shot_kinds),
+        "retrieval": retrieval_report(images.embeddings, embed(originals), originals),
+    }
+    test_labels = label_matrix(images.tags)
+    result["zero_shot"] = zero_shot_report(images.embeddings, test_labels, embed)
+    if options.probe_split is not None:
+        train_set = _dataset(manifest, options.probe_split, config)
+        if len(train_set) == 0:
+            result["linear_probe"] = None
+        else:
+            train = _encode(model, train_set, options, f"encoding {options.probe_split} images", progress)
+            result["linear_probe"] = linear_probe_report(
+                train.embeddings, label_matrix(train.tags), images.embeddings, test_labels
+            )
+            result["linear_probe"]["train_split"] = options.probe_split
+    result["options"] = {**asdict(options), "kinds": list(options.kinds)}
+    return result
