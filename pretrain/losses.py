@@ -81,6 +81,15 @@ def perturbation_accuracy(image: torch.Tensor, texts: torch.Tensor, valid: torch
     return (scores[:, 1:].max(dim=1).values < scores[:, 0]).float().mean()
 
 
+def local_attention(sim: torch.Tensor, word_mask: torch.Tensor, temp1: float) -> torch.Tensor:
+    """GLoRIA's word→region attention from word–region similarities `sim` [..., W, R]: a softmax
+    across words (padding `word_mask` [..., W] masked out), then one across regions sharpened by
+    `temp1`. Shared by the local loss and `radperturb explain`, so the heatmaps show what the loss
+    uses."""
+    attn = sim.masked_fill(~word_mask[..., None], float("-inf")).softmax(dim=-2)
+    return (temp1 * attn).softmax(dim=-1)
+
+
 def _local_scores(
     words: torch.Tensor,
     word_mask: torch.Tensor,
@@ -99,9 +108,7 @@ def _local_scores(
     b, r, _ = regions.shape
     sim = (words.reshape(t * w_len, d) @ regions.reshape(b * r, d).T).view(t, w_len, b, r)
     sim = _full(sim.permute(0, 2, 1, 3))  # [T, B, W, R]
-    pad = ~word_mask[:, None, :, None]
-    attn = sim.masked_fill(pad, float("-inf")).softmax(dim=2)  # across words
-    attn = (temp1 * attn).softmax(dim=3)  # then across regions
+    attn = local_attention(sim, word_mask[:, None, :], temp1)  # [T, B, W, R]
     dot = (attn * sim).sum(dim=3)  # w · c
     norm_sq = (torch.einsum("tbwr,brs->tbws", attn, _full(gram)) * attn).sum(dim=3)
     word_norm = _full(words).norm(dim=2)[:, None, :]  # [T, 1, W]

@@ -36,9 +36,10 @@ def word_attention(words, word_mask, regions, temp1: float):
     (word_mask [T, W]) and one image's regions [R, D] — the local loss's two softmaxes."""
     import torch
 
+    from pretrain.losses import local_attention
+
     sim = torch.einsum("twd,rd->twr", words.float(), regions.float())
-    attn = sim.masked_fill(~word_mask[..., None], float("-inf")).softmax(dim=1)  # across words
-    return (temp1 * attn).softmax(dim=2)  # then across regions
+    return local_attention(sim, word_mask, temp1)
 
 
 def report_words(tokenizer, text: str, max_length: int) -> list[str]:
