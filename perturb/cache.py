@@ -55,6 +55,11 @@ class ParseCache:
     def keys(self) -> Iterator[str]:
         return iter(self._entries)
 
+    def items(self) -> Iterator[tuple[str, str, ParsedReport]]:
+        """(key, text digest, parse) for every entry, e.g. to carry entries over into a rewrite."""
+        for key, (digest, parsed) in self._entries.items():
+            yield key, digest, parsed
+
     @property
     def models(self) -> set[tuple[str, str]]:
         """The (model, version) pairs the cached parses came from."""
@@ -84,7 +89,11 @@ class ParseCacheWriter:
         return self
 
     def add(self, key: object, text: str, parsed: ParsedReport) -> None:
-        row = {"key": str(key), "text_sha1": text_digest(text), "parsed": parsed.to_dict()}
+        self.add_digest(key, text_digest(text), parsed)
+
+    def add_digest(self, key: object, digest: str, parsed: ParsedReport) -> None:
+        """Add an entry whose text is known only by its digest (an entry of an older cache)."""
+        row = {"key": str(key), "text_sha1": digest, "parsed": parsed.to_dict()}
         self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.count += 1
 

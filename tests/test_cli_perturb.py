@@ -238,7 +238,8 @@ def test_cached_parses_are_reused_and_only_changed_records_reparsed(tmp_path, pa
     assert "0 / 24" in result.stderr
     assert second.read_text() == first.read_text()
 
-    # One changed text and one new record: exactly those two are parsed, and the cache is rewritten.
+    # One changed text and one new record: exactly those two are parsed; the rewritten cache keeps
+    # the older entries this run did not touch.
     rows = [report(i) for i in range(3)]
     rows[0]["findings"] = "The heart is enlarged."
     rows.append({"id": "new", "text": "Small right pleural effusion."})
@@ -262,7 +263,9 @@ def test_cached_parses_are_reused_and_only_changed_records_reparsed(tmp_path, pa
     ]
     from perturb.cache import ParseCache
 
-    assert sorted(ParseCache.load(cache).keys()) == ["new", "r000", "r001", "r002"]
+    rewritten = ParseCache.load(cache)
+    assert sorted(rewritten.keys()) == sorted([f"r{i:03d}" for i in range(24)] + ["new"])
+    assert rewritten.get("r000", parsed_texts[0]) is not None
 
 
 def test_a_cache_from_another_model_is_not_used(tmp_path, parser):
