@@ -43,17 +43,20 @@ class PerturbationResult(NamedTuple):
 
 def render(
     report: ParsedReport, source_index: Sequence[int], replacements: Mapping[int, str] = {}
-) -> list[str]:
+) -> tuple[str, ...]:
     """Output tokens: the word from `source_index[i]` (or its replacement) in position i's case."""
     layout = report.layout
     gather = (np.asarray(source_index, dtype=np.intp) + layout.capital_offset).tolist()
     table = layout.table
-    tokens = list(itemgetter(*gather)(table)) if len(gather) > 1 else [table[j] for j in gather]
+    tokens = itemgetter(*gather)(table) if len(gather) > 1 else tuple(table[j] for j in gather)
+    if not replacements:
+        return tokens
+    edited = list(tokens)
     for i, word in replacements.items():
         original = report.tokens[i]
         shout = original.isupper() and len(original) > 1
-        tokens[i] = word.upper() if shout else render_like(word, layout.capital[i])
-    return tokens
+        edited[i] = word.upper() if shout else render_like(word, layout.capital[i])
+    return tuple(edited)
 
 
 def _join(tokens: Sequence[str], whitespace: Sequence[str]) -> str:
@@ -74,6 +77,18 @@ def _apply(
     layout = report.layout
     if not layout.words:
         return _not_applicable(layout, spec.name, draw)
+    if spec.deterministic:  # the same for every seed and draw: computed once per report
+        result = layout.memo(
+            ("result", spec.fn, scope), lambda: _draw(report, spec, seed, key, 0, scope)
+        )
+        return result if result.draw == draw else result._replace(draw=draw)
+    return _draw(report, spec, seed, key, draw, scope)
+
+
+def _draw(
+    report: ParsedReport, spec: PerturbationSpec, seed: int, key: int, draw: int, scope: str
+) -> PerturbationResult:
+    layout = report.layout
     rng = stream(seed, key, spec.name, draw)
     for _ in range(1 if spec.deterministic else MAX_REDRAWS):
         edit = spec.fn(report, rng, scope)
@@ -89,7 +104,7 @@ def _apply(
                 else ()
             )
             src = tuple(np.asarray(source_index).tolist())
-            return PerturbationResult(spec.name, text, tuple(tokens), True, src, made, draw)
+            return PerturbationResult(spec.name, text, tokens, True, src, made, draw)
     return _not_applicable(layout, spec.name, draw)
 
 
