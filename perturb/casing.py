@@ -9,6 +9,7 @@ so the lower-cased word multiset is exactly preserved.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -43,6 +44,7 @@ def keeps_case(word: str, proper_noun: bool = False) -> bool:
     return len(cased) >= 2 or any(ch.isdigit() for ch in word)
 
 
+@lru_cache(maxsize=1 << 16)  # a report vocabulary is small: most tokens are cache hits
 def case_forms(word: str, proper_noun: bool = False) -> CaseForms:
     """Both renderings of `word` and whether its own position is a capitalised one."""
     if keeps_case(word, proper_noun):
