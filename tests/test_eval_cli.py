@@ -110,12 +110,27 @@ def test_explain_draws_one_panel_per_word(run_dir, manifest, tmp_path):
     assert empty.exit_code == 1 and "the report is empty" in empty.stderr
 
 
-def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path):
+def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import pretrain.trainer as trainer
+
     out = tmp_path / "ablation"
     args = ["benchmark", "ablation", "--manifest", manifest, "--out", out, "--settings", "clip,ours",
             "--seeds", "0", "--max-steps", "1", *TINY]
-    # A budget that runs out during the first run stops the ablation cleanly...
-    stopped = run(*args, "--time-budget", "1")
+    real_train = trainer.train
+
+    def train_after_a_stop_request(config, **kwargs):
+        # The SIGTERM that --time-budget sends, arriving as the first run starts (deterministic,
+        # unlike a wall-clock budget on a machine of unknown speed).
+        monkeypatch.setattr(trainer, "train", real_train)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(trainer, "train", train_after_a_stop_request)
+    # A stop request during the first run ends the ablation cleanly after it...
+    stopped = run(*args)
     assert stopped.exit_code == 0, stopped.output
     assert "still to do" in stopped.stderr and not (out / "results" / "ours-seed0.json").exists()
     # ...and the next call finishes what is left.
@@ -140,3 +155,10 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path):
     assert changed.exit_code == 2 and "max_steps=1 (now 2)" in changed.stderr
     unknown = run("benchmark", "ablation", "--manifest", manifest, "--out", out, "--settings", "simclr")
     assert unknown.exit_code == 2 and "unknown setting(s) simclr" in unknown.stderr
+
+
+def test_a_spent_time_budget_sends_the_stop_request():
+    from pretrain.evaluation.ablation import _StopFlag
+
+    with _StopFlag(0.05) as stop:
+        assert stop.event.wait(timeout=10), "no SIGTERM arrived after the budget was spent"
