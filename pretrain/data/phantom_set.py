@@ -20,7 +20,7 @@ from pretrain.data.findings import drawable
 from pretrain.data.images import is_complete_png
 from pretrain.data.manifest import ManifestRow, write_manifest
 from pretrain.data.phantom import DEFAULT_SIZE, render_phantom, save_png, seed_for
-from pretrain.data.reports import Report
+from perturb.openi import OpenIReport
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
 
 IMAGE_FOLDER = "images"
@@ -62,7 +62,7 @@ def _render_one(job: tuple[str, tuple[str, ...], str, int, int]) -> tuple[str, s
 
 
 def build_phantom_set(
-    reports: list[Report], out_dir: str | os.PathLike[str], manifest: str | os.PathLike[str],
+    reports: list[OpenIReport], out_dir: str | os.PathLike[str], manifest: str | os.PathLike[str],
     *, size: int = DEFAULT_SIZE, seed: int = 0, workers: int = 1,
     test_fraction: float = TEST_FRACTION, valid_fraction: float = VALID_FRACTION,
     on_done: Callable[[int], None] | None = None,

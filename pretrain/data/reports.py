@@ -12,22 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perturb.atomic import open_text
+from perturb.openi import OpenIReport
 
 
 class ReportsFileError(Exception):
     """The file itself cannot be read (missing, not UTF-8); one-line message."""
-
-
-@dataclass(frozen=True)
-class Report:
-    id: str
-    findings: str
-    impression: str
-    mesh: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(part for part in (self.findings, self.impression) if part)
 
 
 @dataclass(frozen=True)
@@ -39,7 +28,7 @@ class Reject:
         return f"line {self.line}: {self.reason}"
 
 
-def _parse_row(line: str, seen: set[str]) -> Report:
+def _parse_row(line: str, seen: set[str]) -> OpenIReport:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as err:
@@ -63,13 +52,13 @@ def _parse_row(line: str, seen: set[str]) -> Report:
     mesh = row.get("mesh", [])
     if not isinstance(mesh, list) or not all(isinstance(tag, str) for tag in mesh):
         raise ValueError("'mesh' is not a list of strings")
-    return Report(report_id, texts[0], texts[1], tuple(tag.strip() for tag in mesh if tag.strip()))
+    return OpenIReport(report_id, texts[0], texts[1], tuple(tag.strip() for tag in mesh if tag.strip()))
 
 
-def read_reports(path: str | os.PathLike[str]) -> tuple[list[Report], list[Reject]]:
+def read_reports(path: str | os.PathLike[str]) -> tuple[list[OpenIReport], list[Reject]]:
     """Good reports in file order, and one reject per bad non-blank line."""
     path = Path(path)
-    reports: list[Report] = []
+    reports: list[OpenIReport] = []
     rejects: list[Reject] = []
     seen: set[str] = set()
     try:
