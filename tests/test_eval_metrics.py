@@ -13,8 +13,10 @@ from pretrain.evaluation.retrieval import chance_recall_at_k, recall_at_k, retri
 from pretrain.evaluation.semantic import (
     CandidateSet,
     ScoredReport,
+    embed_candidates,
     make_candidates,
     score_candidates,
+    score_text_only,
     semantic_report,
     setting_accuracy,
 )
@@ -61,7 +63,8 @@ def test_a_bag_of_words_model_scores_zero_and_an_order_aware_one_scores_full():
     texts = [t for s in sets for t in (s.original, *s.negatives.values())]
     bow, vocab = _bag_of_words(texts)
     images = np.stack([bow[0], bow[3]])
-    scored = score_candidates(images, sets, lambda ts: bow[[texts.index(t) for t in ts]])
+    scored = score_candidates(images, sets,
+                              embed_candidates(sets, lambda ts: bow[[texts.index(t) for t in ts]]))
     blind = setting_accuracy(scored, ["k1", "k2"])
     assert (blind.accuracy, blind.ties) == (0.0, 2)
 
@@ -71,8 +74,32 @@ def test_a_bag_of_words_model_scores_zero_and_an_order_aware_one_scores_full():
         return np.array([[*bow[texts.index(t)], 1.0 if t in originals else 0.0] for t in ts]) / np.sqrt(2)
 
     images = np.array([[*bow[0], 1.0], [*bow[3], 1.0]]) / np.sqrt(2)
-    scored = score_candidates(images, sets, order_aware)
+    scored = score_candidates(images, sets, embed_candidates(sets, order_aware))
     assert setting_accuracy(scored, ["k1", "k2"]).accuracy == 1.0
+
+
+def test_the_text_only_control_scores_every_set_against_one_image():
+    # Dimension 0 carries what the image shows, dimension 1 a text-side "fluency" direction. The
+    # blank image sees only the fluency direction, so it ranks texts by fluency alone.
+    sets = [
+        CandidateSet("r1", "effusion on the left", {"k1": "left the on effusion"}),
+        CandidateSet("r2", "no effusion", {"k1": "effusion no"}),
+    ]
+    text_embeddings = np.array([
+        [1.0, 0.0],   # r1 original: matches its image, not fluent
+        [0.6, 0.8],   # r1 negative
+        [0.6, 0.8],   # r2 original: fluent
+        [-1.0, 0.0],  # r2 negative
+    ])
+    assert np.array_equal(embed_candidates(sets, lambda ts: text_embeddings[: len(ts)]), text_embeddings)
+    images = np.array([[1.0, 0.0], [0.6, 0.8]])
+    real = setting_accuracy(score_candidates(images, sets, text_embeddings), ["k1"])
+    assert real.accuracy == 1.0  # each image prefers its own original
+    blank = score_text_only(np.array([0.0, 1.0]), sets, text_embeddings)
+    assert blank == score_candidates(np.array([[0.0, 1.0], [0.0, 1.0]]), sets, text_embeddings)
+    control = setting_accuracy(blank, ["k1"])
+    assert (control.accuracy, control.n, control.ties) == (0.5, 2, 0)  # only r2's original is more fluent
+    assert score_text_only(np.zeros(2), sets, text_embeddings)[0] == ScoredReport(0.0, {"k1": 0.0})
 
 
 def test_candidates_are_real_perturbations_and_reproducible(parser):
@@ -213,6 +240,7 @@ def test_mean_std_over_seeds_and_the_markdown_table():
 
     def result(paper: float) -> dict:
         return {"semantic": {"paper": {"accuracy": paper, "chance": 0.2}, "all": {"accuracy": None}},
+                "semantic_text_only": {"paper": {"accuracy": paper / 2, "chance": 0.2}},
                 "retrieval": {"image_to_report": {"R@1": 0.5}, "chance": {"R@1": 0.1}}}
 
     runs = {"ours": [headline(result(0.4)), headline(result(0.6))], "clip": [headline(result(0.3))]}
@@ -223,6 +251,10 @@ def test_mean_std_over_seeds_and_the_markdown_table():
     assert ours["std"] == pytest.approx(np.std([0.4, 0.6], ddof=1))
     assert np.isnan(summary["clip"]["semantic_paper"]["std"])  # one seed: no spread
     table = markdown_table(summary, {"ours": [0, 1], "clip": [0]}).splitlines()
-    assert table[2].startswith("| ours | 0,1 | 0.500 ± 0.141 | n/a | 0.500 ± 0.000 |")
-    assert table[3].startswith("| clip | 0 | 0.300 | n/a | 0.500 |")
-    assert table[4].startswith("| *chance* | | 0.200 | n/a | 0.100 |")
+    assert summary["ours"]["semantic_paper_text_only"]["mean"] == pytest.approx(0.25)
+    assert table[0].startswith("| setting | seeds | semantic_paper | semantic_all | "
+                               "semantic_paper_text_only | semantic_all_text_only | i2r_R@1 |")
+    assert table[2].startswith(
+        "| ours | 0,1 | 0.500 ± 0.141 | n/a | 0.250 ± 0.071 | n/a | 0.500 ± 0.000 |")
+    assert table[3].startswith("| clip | 0 | 0.300 | n/a | 0.150 | n/a | 0.500 |")
+    assert table[4].startswith("| *chance* | | 0.200 | n/a | 0.200 | n/a | 0.100 |")

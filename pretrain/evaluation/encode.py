@@ -52,6 +52,17 @@ def encode_images(
     return EncodedImages(np.concatenate(chunks) if chunks else np.zeros((0, dim)), ids, texts, tags)
 
 
+def encode_blank_image(model, *, image_size: int, channels: int, device: str = "cpu") -> np.ndarray:
+    """Global embedding [D] of an all-zero input of the model's shape — after standardisation, a
+    uniform mid-grey image with no finding in it — the one image of the text-only control."""
+    import torch
+
+    with torch.no_grad():
+        blank = torch.zeros(1, channels, image_size, image_size, device=device)
+        global_embedding, _ = model.encode_image(blank)
+    return global_embedding[0].float().cpu().numpy()
+
+
 def text_embedder(
     model, tokenizer, *, max_length: int, batch_size: int = 64, device: str = "cpu"
 ) -> Callable[..., np.ndarray]:

@@ -18,9 +18,11 @@ from pretrain.evaluation.labels import label_matrix
 from pretrain.evaluation.retrieval import retrieval_report
 from pretrain.evaluation.semantic import (
     ZERO_SHOT_KINDS,
+    embed_candidates,
     make_candidates,
     parse_reports,
     score_candidates,
+    score_text_only,
     semantic_report,
 )
 
@@ -79,9 +81,10 @@ def evaluate_loaded(
     options: EvalOptions = EvalOptions(),
     progress: ProgressCallback | None = None,
 ) -> dict:
-    """Semantic-structure accuracy, retrieval, zero-shot and linear-probe classification of a
-    loaded model (eval mode, on `options.device`) over `options.split` of `manifest`."""
-    from pretrain.evaluation.encode import text_embedder
+    """Semantic-structure accuracy (and its text-only control: the same scoring with one blank
+    image for every report), retrieval, zero-shot and linear-probe classification of a loaded
+    model (eval mode, on `options.device`) over `options.split` of `manifest`."""
+    from pretrain.evaluation.encode import encode_blank_image, text_embedder
 
     test_set = _dataset(manifest, options.split, config)
     if len(test_set) < 2:
@@ -95,8 +98,10 @@ def evaluate_loaded(
     records = list(zip(images.ids, images.texts))
     parsed, from_cache = parse_reports(records, options.parse_cache)
     sets = [make_candidates(i, p, options.kinds, seed=options.seed) for i, p in zip(images.ids, parsed)]
-    scored = score_candidates(images.embeddings, sets,
-                              _tracked(embed, "embedding reports and their perturbations", progress))
+    text_embeddings = embed_candidates(
+        sets, _tracked(embed, "embedding reports and their perturbations", progress))
+    blank = encode_blank_image(model, image_size=config.image_size, channels=config.channels,
+                               device=options.device)
     originals = [s.original for s in sets]
     zero_shot_kinds = [k for k in ZERO_SHOT_KINDS if k in options.kinds]
 
@@ -107,7 +112,10 @@ def evaluate_loaded(
         "missing_images": len(test_set.missing),
         "seed": options.seed,
         "parses": {"from_cache": from_cache, "parsed": len(records) - from_cache},
-        "semantic": semantic_report(scored, list(options.kinds), zero_shot_kinds),
+        "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings),
+                                    list(options.kinds), zero_shot_kinds),
+        "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings),
+                                              list(options.kinds), zero_shot_kinds),
         "retrieval": retrieval_report(images.embeddings, embed(originals), originals),
     }
     test_labels = label_matrix(images.tags)

@@ -103,20 +103,26 @@ def make_candidates(
     return CandidateSet(report_id, report.text, negatives)
 
 
-def score_candidates(
-    image_embeddings: np.ndarray,
-    sets: Sequence[CandidateSet],
-    embed_texts: Callable[[list[str]], np.ndarray],
-) -> list[ScoredReport]:
-    """Cosine similarity between image i and every text of `sets[i]`; `embed_texts` maps texts to
-    L2-normalised embeddings (all texts are embedded in one call)."""
-    if len(image_embeddings) != len(sets):
-        raise ValueError(f"{len(image_embeddings)} images but {len(sets)} candidate sets")
+def embed_candidates(
+    sets: Sequence[CandidateSet], embed_texts: Callable[[list[str]], np.ndarray]
+) -> np.ndarray:
+    """Embeddings of every text of `sets` (each original, then its negatives) in one call of
+    `embed_texts` (texts → L2-normalised embeddings), so that several image sets can be scored
+    against them without encoding the texts again."""
     texts: list[str] = []
     for s in sets:
         texts.append(s.original)
         texts.extend(s.negatives.values())
-    text_embeddings = np.asarray(embed_texts(texts), dtype=np.float64)
+    return np.asarray(embed_texts(texts), dtype=np.float64)
+
+
+def score_candidates(
+    image_embeddings: np.ndarray, sets: Sequence[CandidateSet], text_embeddings: np.ndarray
+) -> list[ScoredReport]:
+    """Cosine similarity between image i and every text of `sets[i]`, the texts embedded by
+    `embed_candidates`."""
+    if len(image_embeddings) != len(sets):
+        raise ValueError(f"{len(image_embeddings)} images but {len(sets)} candidate sets")
     scored = []
     row = 0
     for image, s in zip(np.asarray(image_embeddings, dtype=np.float64), sets):
@@ -124,6 +130,16 @@ def score_candidates(
         row += 1 + len(s.negatives)
         scored.append(ScoredReport(float(sims[0]), dict(zip(s.negatives, map(float, sims[1:])))))
     return scored
+
+
+def score_text_only(
+    image_embedding: np.ndarray, sets: Sequence[CandidateSet], text_embeddings: np.ndarray
+) -> list[ScoredReport]:
+    """Every set scored against one and the same image: the text-only control. That image tells
+    no report from another, so any accuracy above chance here is a preference of the text
+    encoder (e.g. for fluent over scrambled reports), not image–report grounding."""
+    images = np.repeat(np.asarray(image_embedding, dtype=np.float64)[None], len(sets), axis=0)
+    return score_candidates(images, sets, text_embeddings)
 
 
 def setting_accuracy(

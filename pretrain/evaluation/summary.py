@@ -6,10 +6,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-#: Metric name → path into the evaluation result; the columns of the ablation table.
+#: Metric name → path into the evaluation result; the columns of the ablation table. The
+#: `_text_only` ones are the blank-image control: the part of the semantic score the text
+#: encoder earns on its own.
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "semantic_paper": ("semantic", "paper", "accuracy"),
     "semantic_all": ("semantic", "all", "accuracy"),
+    "semantic_paper_text_only": ("semantic_text_only", "paper", "accuracy"),
+    "semantic_all_text_only": ("semantic_text_only", "all", "accuracy"),
     "i2r_R@1": ("retrieval", "image_to_report", "R@1"),
     "i2r_R@5": ("retrieval", "image_to_report", "R@5"),
     "i2r_R@10": ("retrieval", "image_to_report", "R@10"),
@@ -23,6 +27,8 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
 CHANCE: dict[str, tuple[str, ...] | float] = {
     "semantic_paper": ("semantic", "paper", "chance"),
     "semantic_all": ("semantic", "all", "chance"),
+    "semantic_paper_text_only": ("semantic_text_only", "paper", "chance"),
+    "semantic_all_text_only": ("semantic_text_only", "all", "chance"),
     **{f"{d}_R@{k}": ("retrieval", "chance", f"R@{k}") for d in ("i2r", "r2i") for k in (1, 5, 10)},
     "zero_shot_auroc": 0.5,
     "probe_auroc": 0.5,
