@@ -82,17 +82,22 @@ def _existing(path: Path | None, option: str) -> Path | None:
     return path
 
 
-def _semantic_table(semantic: dict) -> Table:
+def _semantic_table(semantic: dict, text_only: dict) -> Table:
+    """Accuracy with each report's own image beside the text-only control's (one blank image for
+    every report): what the second column reaches, the text encoder reaches without the image."""
     table = Table(title="Clinical semantic structure: the original must score strictly highest",
-                  caption="each kind alone: original vs that kind (chance 50%)")
-    for column in ("setting", "accuracy", "chance", "reports", "skipped", "ties"):
+                  caption="each kind alone: original vs that kind (chance 50%); "
+                          "blank image: the same score with one blank image for every report "
+                          "(text-only control)")
+    for column in ("setting", "accuracy", "blank image", "chance", "reports", "skipped", "ties"):
         table.add_column(column, justify="left" if column == "setting" else "right")
     table.columns[0].no_wrap = True
-    rows = [("paper (4 kinds)", semantic["paper"]), ("all kinds", semantic["all"])]
-    rows += [(f"  {kind}", r) for kind, r in semantic["per_kind"].items()]
-    for name, r in rows:
-        table.add_row(name, _fraction(r["accuracy"]), _fraction(r["chance"]), str(r["n"]),
-                      str(r["n_skipped"]), str(r["ties"]))
+    rows = [("paper (4 kinds)", semantic["paper"], text_only["paper"]),
+            ("all kinds", semantic["all"], text_only["all"])]
+    rows += [(f"  {kind}", r, text_only["per_kind"][kind]) for kind, r in semantic["per_kind"].items()]
+    for name, r, control in rows:
+        table.add_row(name, _fraction(r["accuracy"]), _fraction(control["accuracy"]),
+                      _fraction(r["chance"]), str(r["n"]), str(r["n_skipped"]), str(r["ties"]))
     return table
 
 
@@ -199,8 +204,8 @@ def evaluate_command(
             plot_classification(_classifiers(result), out / "classification.png"),
         ]
         console = Console()
-        for table in (_semantic_table(result["semantic"]), _retrieval_table(result["retrieval"]),
-                      _classification_table(result)):
+        for table in (_semantic_table(result["semantic"], result["semantic_text_only"]),
+                      _retrieval_table(result["retrieval"]), _classification_table(result)):
             console.print(table)
         typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
 
@@ -350,7 +355,9 @@ def _ablation_table(summary_path: Path) -> Table:
     import json
 
     data = json.loads(summary_path.read_text(encoding="utf-8"))
-    table = Table(title="Ablation: mean ± std over seeds (also in ablation.md)")
+    table = Table(title="Ablation: mean ± std over seeds (also in ablation.md)",
+                  caption="*_text_only: the semantic score with one blank image for every report "
+                          "(text-only control)")
     table.add_column("metric")
     for setting in data["settings"]:
         seeds = ",".join(map(str, data["done"][setting])) or "none"

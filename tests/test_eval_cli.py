@@ -66,6 +66,14 @@ def test_evaluate_writes_tables_json_and_plots(run_dir, manifest, tmp_path, pars
     assert data["semantic"]["paper"]["chance"] == pytest.approx(expected_chance)
     assert data["semantic"]["all"]["chance"] < data["semantic"]["paper"]["chance"]
     assert set(data["semantic"]["per_kind"]) == set(perturb.PERTURBATIONS)
+    # The text-only control scores the same candidates, one blank image standing in for all.
+    control = data["semantic_text_only"]
+    assert set(control["per_kind"]) == set(perturb.PERTURBATIONS)
+    for setting in ("paper", "all"):
+        assert control[setting]["n"] == data["semantic"][setting]["n"] > 0
+        assert control[setting]["chance"] == data["semantic"][setting]["chance"]
+        assert 0 <= control[setting]["accuracy"] <= 1
+    assert "blank image" in result.stdout
     for direction in ("image_to_report", "report_to_image"):
         recalls = [data["retrieval"][direction][k] for k in ("R@1", "R@5", "R@10")]
         assert recalls == sorted(recalls) and all(0 <= r <= 1 for r in recalls)
@@ -139,6 +147,8 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, mo
     summary = json.loads((out / "ablation.json").read_text())
     assert summary["done"] == {"clip": [0], "ours": [0]}
     assert summary["summary"]["ours"]["semantic_paper"]["n"] == 1
+    assert summary["summary"]["ours"]["semantic_paper_text_only"]["n"] == 1
+    assert "semantic_paper_text_only" in first.stdout
     assert (out / "ablation.png").read_bytes().startswith(PNG)
     assert "| clip | 0 |" in (out / "ablation.md").read_text()
     for name in ("clip-seed0", "ours-seed0"):
