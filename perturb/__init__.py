@@ -5,7 +5,10 @@ Importing this package and perturbing `ParsedReport`s needs neither spaCy nor to
 """
 
 from perturb import kinds as _kinds  # noqa: F401  (registers the nine perturbations)
-from perturb.apply import PerturbationResult, Replacement, apply, apply_many, render
+from perturb.apply import apply, apply_many
+from perturb.rendering import render
+from perturb.result import PerturbationResult, Replacement
+from perturb.batch import Request, apply_batch, apply_requests
 from perturb.layout import SCOPES, Layout
 from perturb.parsed import ParsedReport
 from perturb.registry import (
@@ -47,8 +50,11 @@ __all__ = [
     "PerturbationSpec",
     "PosClass",
     "Replacement",
+    "Request",
     "apply",
+    "apply_batch",
     "apply_many",
+    "apply_requests",
     "get",
     "load_plugins",
     "register",

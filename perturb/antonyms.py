@@ -3,8 +3,11 @@ data is already installed (it is never downloaded)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 
 def _read_lexicon() -> dict[str, str]:
@@ -27,9 +30,23 @@ def _read_lexicon() -> dict[str, str]:
 LEXICON: dict[str, str] = _read_lexicon()
 
 
+def _wordnet_data_may_exist() -> bool:
+    """Whether WordNet data lies in one of the folders NLTK searches (`nltk.data.path`), checked
+    without importing NLTK: importing it pulls in SciPy (over a thousand modules) in every
+    DataLoader worker, only to find no data."""
+    folders = [Path(p) for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
+    folders += [Path.home() / "nltk_data"]
+    folders += [Path(sys.prefix) / sub for sub in ("nltk_data", "share/nltk_data", "lib/nltk_data")]
+    folders += [Path(p) for p in ("/usr/share/nltk_data", "/usr/local/share/nltk_data",
+                                  "/usr/lib/nltk_data", "/usr/local/lib/nltk_data")]
+    return any((f / "corpora" / name).exists() for f in folders for name in ("wordnet", "wordnet.zip"))
+
+
 @cache
 def _wordnet():  # type: ignore[no-untyped-def]
     """NLTK's WordNet reader if NLTK and its data are installed, else None (never downloads)."""
+    if not _wordnet_data_may_exist():
+        return None
     try:
         import nltk
         from nltk.corpus import wordnet

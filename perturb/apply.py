@@ -2,73 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from operator import itemgetter
-from typing import NamedTuple
+from collections.abc import Iterable
 
-import numpy as np
-
-from perturb.casing import render_like
 from perturb.layout import SCOPES, Layout
 from perturb.parsed import ParsedReport
 from perturb.registry import PerturbationSpec, get, resolve_kinds
+from perturb.rendering import join, render
+from perturb.result import PerturbationResult, Replacement
 from perturb.seeding import key_hash, stream
 
 #: How often a draw that reproduces the original is redrawn before giving up.
 MAX_REDRAWS = 8
 
 
-class Replacement(NamedTuple):
-    position: int
-    old: str
-    new: str
-
-
-class PerturbationResult(NamedTuple):
-    """One negative. When `applicable` is False, `text` is the original and nothing moved."""
-
-    kind: str
-    text: str
-    tokens: tuple[str, ...]
-    applicable: bool
-    source_index: tuple[int, ...]
-    replacements: tuple[Replacement, ...] = ()
-    draw: int = 0
-
-    @property
-    def moved(self) -> tuple[int, ...]:
-        """Output positions whose word came from elsewhere."""
-        return tuple(i for i, j in enumerate(self.source_index) if i != j)
-
-
-def render(
-    report: ParsedReport, source_index: Sequence[int], replacements: Mapping[int, str] = {}
-) -> tuple[str, ...]:
-    """Output tokens: the word from `source_index[i]` (or its replacement) in position i's case."""
-    layout = report.layout
-    gather = (np.asarray(source_index, dtype=np.intp) + layout.capital_offset).tolist()
-    table = layout.table
-    tokens = itemgetter(*gather)(table) if len(gather) > 1 else tuple(table[j] for j in gather)
-    if not replacements:
-        return tokens
-    edited = list(tokens)
-    for i, word in replacements.items():
-        original = report.tokens[i]
-        shout = original.isupper() and len(original) > 1
-        edited[i] = word.upper() if shout else render_like(word, layout.capital[i])
-    return tuple(edited)
-
-
-def _join(tokens: Sequence[str], whitespace: Sequence[str]) -> str:
-    pieces: list[str] = [""] * (2 * len(tokens))
-    pieces[::2] = tokens
-    pieces[1::2] = whitespace
-    return "".join(pieces)
-
-
 def _not_applicable(layout: Layout, kind: str, draw: int) -> PerturbationResult:
-    identity = tuple(range(layout.n))
-    return PerturbationResult(kind, layout.text, layout.tokens, False, identity, (), draw)
+    return PerturbationResult(kind, layout.text, False, layout.identity, (), draw, layout.report, layout.tokens)
+
+
+def result_memo_key(spec: PerturbationSpec, scope: str) -> tuple[object, ...]:
+    """Where a deterministic kind's result is remembered in its report's `Layout.memo`."""
+    return ("result", spec.fn, scope)
 
 
 def _apply(
@@ -78,10 +31,8 @@ def _apply(
     if not layout.words:
         return _not_applicable(layout, spec.name, draw)
     if spec.deterministic:  # the same for every seed and draw: computed once per report
-        result = layout.memo(
-            ("result", spec.fn, scope), lambda: _draw(report, spec, seed, key, 0, scope)
-        )
-        return result if result.draw == draw else result._replace(draw=draw)
+        result = layout.memo(result_memo_key(spec, scope), lambda: _draw(report, spec, seed, key, 0, scope))
+        return result if result.draw == draw else result.with_draw(draw)
     return _draw(report, spec, seed, key, draw, scope)
 
 
@@ -96,15 +47,14 @@ def _draw(
             break
         source_index, replacements = edit
         tokens = render(report, source_index, replacements)
-        text = _join(tokens, report.whitespace)
+        text = join(tokens, report.whitespace)
         if text != layout.text:
             made = (
                 tuple(Replacement(i, report.tokens[i], tokens[i]) for i in sorted(replacements))
                 if replacements
                 else ()
             )
-            src = tuple(np.asarray(source_index).tolist())
-            return PerturbationResult(spec.name, text, tokens, True, src, made, draw)
+            return PerturbationResult(spec.name, text, True, source_index, made, draw, report, tokens)
     return _not_applicable(layout, spec.name, draw)
 
 

@@ -1,17 +1,23 @@
 """The nine perturbations of the paper, registered under their published names.
 
 Each is a pure function of (report, rng, scope): it never parses and never touches global random
-state. Words move only among word positions; punctuation and whitespace keep theirs. The work is
-a few numpy operations on the report's prepared `Units` (see `perturb.layout`): a random sort key
-per word, offset by its unit, permutes words within units in one `argsort`.
+state. Words move only among word positions; punctuation and whitespace keep theirs. The random
+kinds are batch kernels (`perturb.kernels`): a sort key per word — its unit, then counter-based
+noise — permutes the words within every unit of every report in the pack in one `argsort`.
+The two deterministic kinds are computed once per report and remembered (`perturb.apply`).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from perturb.antonyms import antonym_of
+from perturb.kernels import PackedEdit, register_kernel
 from perturb.layout import Units
+from perturb.noise import noise, order_within
+from perturb.packed import Pack
 from perturb.parsed import ParsedReport
 from perturb.registry import Edit, PosClass, register
 
@@ -19,44 +25,23 @@ NOUNS = PosClass(frozenset({"NOUN", "PROPN"}))
 ADJECTIVES = PosClass(frozenset({"ADJ"}))
 VERBS = PosClass(frozenset({"VERB"}))
 NOT_NOUNS_OR_ADJ = PosClass(NOUNS.tags | ADJECTIVES.tags, invert=True)
+#: Trigram noise counters start here, so they never reuse a word's counter.
+_TRIGRAM_COUNTERS = np.uint64(1 << 32)
 
 
-def _shuffle_within(
-    src: np.ndarray, units: Units, keys: np.ndarray | None, rng: np.random.Generator
-) -> None:
-    """Permute the words of `units` uniformly within each value of the integer-valued `keys`
-    (None: all together), in place on `src`. Keys + uniform noise in [0, 1) sort each key's
-    words together in random order."""
-    positions = units.positions
-    if len(positions) < 2:
-        return
-    noise = rng.random(len(positions))
-    order = (noise if keys is None else keys + noise).argsort()
-    src[positions] = positions[order]
+def _permute(pack: Pack, units: Units, words: np.ndarray, within: np.ndarray, n_within: int) -> PackedEdit:
+    """Permute the words of `units` uniformly within each value of `within` (a unit or trigram
+    id per word)."""
+    src = pack.identity
+    order = order_within(within, noise(words, units.owner, units.counter), n_within)
+    src[units.positions] = units.positions[order]
+    return PackedEdit(src, applicable=units.can_change(within))
 
 
-def _group_keys(units: Units) -> np.ndarray | None:
-    return units.group if units.n_groups > 1 else None
-
-
-def _shuffle_classes(
-    report: ParsedReport, rng: np.random.Generator, scope: str, classes: tuple[PosClass, ...]
-) -> Edit:
-    layout = report.layout
-    src = layout.identity.copy()
-    for pos_class in classes:
-        units = layout.units(scope, pos_class)
-        _shuffle_within(src, units, _group_keys(units), rng)
-    return Edit(src)
-
-
-@register("shuffle_all_words", description="Permute all words; punctuation stays in place.")
-def shuffle_all_words(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    layout = report.layout
-    units = layout.units(scope)
-    src = layout.identity.copy()
-    _shuffle_within(src, units, _group_keys(units), rng)
-    return Edit(src)
+@register_kernel("shuffle_all_words", description="Permute all words; punctuation stays in place.")
+def shuffle_all_words(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    units = pack.units(scope)
+    return _permute(pack, units, words, units.unit, units.n_units)
 
 
 @register(
@@ -90,96 +75,114 @@ def reverse_sentence(report: ParsedReport, rng: np.random.Generator, scope: str)
     return Edit(src)
 
 
-@register(
+@register_kernel(
     "shuffle_within_trigrams",
     description="Cut the words into consecutive trigrams and permute the words inside each.",
 )
-def shuffle_within_trigrams(
-    report: ParsedReport, rng: np.random.Generator, scope: str
-) -> Edit | None:
-    layout = report.layout
-    units = layout.units(scope)
-    src = layout.identity.copy()
-    _shuffle_within(src, units, units.chunk_key, rng)
-    return Edit(src)
+def shuffle_within_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    units = pack.units(scope)
+    return _permute(pack, units, words, units.chunk, units.n_chunks)
 
 
-@register(
+@register_kernel(
     "shuffle_trigrams",
     description="Cut the words into consecutive trigrams and permute the trigrams, each kept whole.",
 )
-def shuffle_trigrams(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    layout = report.layout
-    units = layout.units(scope)
-    src = layout.identity.copy()
-    n_chunks = len(units.chunk_group)
-    if n_chunks < 2:
-        return Edit(src)
-    rank = np.empty(n_chunks, dtype=np.intp)
-    rank[(units.chunk_group + rng.random(n_chunks)).argsort()] = np.arange(n_chunks)
-    order = (rank[units.chunk] * 3 + units.offset).argsort()
+def shuffle_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    units = pack.units(scope)
+    src = pack.identity
+    chunk_noise = noise(words, units.chunk_owner, units.chunk_counter + _TRIGRAM_COUNTERS)
+    rank = np.empty(units.n_chunks, dtype=np.intp)
+    rank[order_within(units.chunk_unit, chunk_noise, units.n_units)] = np.arange(units.n_chunks)
+    order = (rank[units.chunk.astype(np.intp)] * 3 + units.offset).argsort()
     src[units.positions] = units.positions[order]
-    return Edit(src)
+    # Trigrams can only move where a unit has two of them (identical ones are caught by redraws).
+    several = np.bincount(units.chunk_unit.astype(np.intp), minlength=units.n_units) >= 2
+    applicable = np.zeros(len(pack), dtype=bool)
+    applicable[units.chunk_owner[several[units.chunk_unit.astype(np.intp)]]] = True
+    return PackedEdit(src, applicable=applicable & units.can_change(units.unit))
 
 
-@register(
+def _shuffle_classes(pack: Pack, words: np.ndarray, scope: str, classes: tuple[PosClass, ...]) -> PackedEdit:
+    units = pack.units(scope, classes)
+    return _permute(pack, units, words, units.unit, units.n_units)
+
+
+@register_kernel(
     "shuffle_nouns_and_adj",
     description="Permute nouns among noun slots and adjectives among adjective slots.",
     needs=("pos", "sentences"),
     moves_pos=(NOUNS, ADJECTIVES),
 )
-def shuffle_nouns_and_adj(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    return _shuffle_classes(report, rng, scope, (NOUNS, ADJECTIVES))
+def shuffle_nouns_and_adj(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    return _shuffle_classes(pack, words, scope, (NOUNS, ADJECTIVES))
 
 
-@register(
+@register_kernel(
     "shuffle_allbut_nouns_and_adj",
     description="Permute every word that is not a noun or adjective among those slots.",
     needs=("pos", "sentences"),
     moves_pos=(NOT_NOUNS_OR_ADJ,),
 )
-def shuffle_allbut_nouns_and_adj(
-    report: ParsedReport, rng: np.random.Generator, scope: str
-) -> Edit | None:
-    return _shuffle_classes(report, rng, scope, (NOT_NOUNS_OR_ADJ,))
+def shuffle_allbut_nouns_and_adj(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    return _shuffle_classes(pack, words, scope, (NOT_NOUNS_OR_ADJ,))
 
 
-@register(
+@register_kernel(
     "shuffle_nouns_verbs_adj",
     description="Permute nouns, verbs and adjectives, each class among its own slots.",
     needs=("pos", "sentences"),
     moves_pos=(NOUNS, VERBS, ADJECTIVES),
 )
-def shuffle_nouns_verbs_adj(
-    report: ParsedReport, rng: np.random.Generator, scope: str
-) -> Edit | None:
-    return _shuffle_classes(report, rng, scope, (NOUNS, VERBS, ADJECTIVES))
+def shuffle_nouns_verbs_adj(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    return _shuffle_classes(pack, words, scope, (NOUNS, VERBS, ADJECTIVES))
 
 
-def _antonym_candidates(report: ParsedReport) -> list[tuple[int, str]]:
+def _antonym_candidates(report: ParsedReport) -> tuple[list[int], list[str]]:
+    """Adjective positions with a lexicon partner, and the partners."""
     tokens = report.tokens
-    return [
+    pairs = [
         (i, partner)
         for i in report.layout.units("report", ADJECTIVES).positions.tolist()
         if (partner := antonym_of(tokens[i].lower())) is not None
     ]
+    return [i for i, _ in pairs], [p for _, p in pairs]
 
 
-@register(
+def _packed_candidates(pack: Pack) -> tuple[np.ndarray, list[int], list[str]]:
+    """Every report's antonym candidates end to end: count per report, positions, partners."""
+    per_report = [layout.memo("antonym_candidates", partial(_antonym_candidates, layout.report)) for layout in pack.layouts]
+    counts = np.fromiter((len(p) for p, _ in per_report), np.int64, len(per_report))
+    return counts, [i for p, _ in per_report for i in p], [w for _, ws in per_report for w in ws]
+
+
+@register_kernel(
     "replace_adjectives_with_antonyms",
     description="Replace a random non-empty subset of adjectives with their antonyms "
     "(clinical lexicon; WordNet too when its data is installed).",
     word_preserving=False,
     needs=("pos",),
 )
-def replace_adjectives_with_antonyms(
-    report: ParsedReport, rng: np.random.Generator, scope: str
-) -> Edit | None:
-    layout = report.layout
-    candidates = layout.memo("antonym_candidates", lambda: _antonym_candidates(report))
-    if not candidates:
-        return None
-    chosen = rng.random(len(candidates)) < 0.5
-    if not chosen.any():
-        chosen[rng.integers(len(candidates))] = True
-    return Edit(layout.identity, {i: w for (i, w), c in zip(candidates, chosen) if c})
+def replace_adjectives_with_antonyms(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    """Each candidate is replaced with probability ½; a report where none was picked gets the
+    candidate with the largest noise instead."""
+    counts, positions, partners = pack.memo("antonym_candidates", lambda: _packed_candidates(pack))
+    applicable = counts > 0
+    replacements: list[dict[int, str] | None] = [None] * len(pack)
+    if positions:
+        owner = np.repeat(np.arange(len(pack)), counts)
+        starts = np.cumsum(counts) - counts
+        values = noise(words, owner, (np.arange(len(owner)) - starts[owner]).astype(np.uint64))
+        chosen = (values >> np.uint64(63)).astype(bool)
+        segments = starts[applicable]
+        fallback = np.zeros(len(pack), dtype=bool)
+        fallback[applicable] = ~np.logical_or.reduceat(chosen, segments)
+        top = np.zeros(len(pack), dtype=np.uint64)
+        top[applicable] = np.maximum.reduceat(values, segments)
+        chosen |= fallback[owner] & (values == top[owner])
+        for k, r in zip(np.flatnonzero(chosen).tolist(), owner[chosen].tolist()):
+            replaced = replacements[r]
+            if replaced is None:
+                replaced = replacements[r] = {}
+            replaced[positions[k]] = partners[k]
+    return PackedEdit(pack.identity, replacements, applicable)

@@ -1,19 +1,20 @@
 """`Layout`: everything the perturbations and the renderer read from one report, computed once.
 
 Perturbations run at every training step, so the per-call work is a few numpy operations on index
-arrays prepared here: which positions are words, how they group into perturbation units (the
-report, or each sentence), their trigrams, POS classes, and both case renderings of every token.
+arrays prepared here: which positions are words, their sentences and POS codes (from which
+`perturb.units` groups them into the units they move within), and every token's case renderings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from perturb.casing import CaseForms, case_forms
 from perturb.registry import PosClass
+from perturb.units import WORD_ROWS, Units, pos_code
 
 if TYPE_CHECKING:
     from perturb.parsed import ParsedReport
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 FIXED_POS = frozenset({"PUNCT", "SPACE"})
 SCOPES = ("report", "sentence")
 T = TypeVar("T")
+_ZERO = np.zeros(1, dtype=np.int64)
 
 
 def is_word(token: str, pos: str) -> bool:
@@ -29,52 +31,11 @@ def is_word(token: str, pos: str) -> bool:
     return pos not in FIXED_POS and any(ch.isalnum() for ch in token)
 
 
-class Units(NamedTuple):
-    """Word positions of one perturbation scope (optionally one POS class), as index arrays.
-
-    `group`: the unit (report or sentence) of each position; `chunk`: its trigram (consecutive
-    triples within the unit) and `chunk_key` the same as floats; `offset`: its place in the
-    trigram; `rank`/`size`: its place in the unit and the unit's size; `chunk_group`: the unit of
-    each trigram.
-    """
-
-    positions: np.ndarray
-    group: np.ndarray
-    chunk: np.ndarray
-    chunk_key: np.ndarray
-    offset: np.ndarray
-    rank: np.ndarray
-    size: np.ndarray
-    chunk_group: np.ndarray
-    n_groups: int
-
-
-def _units(groups: list[list[int]]) -> Units:
-    positions, group, chunk, offset, rank, size, chunk_group = [], [], [], [], [], [], []
-    n_chunks = 0
-    for g, members in enumerate(groups):
-        for k, p in enumerate(members):
-            positions.append(p)
-            group.append(g)
-            chunk.append(n_chunks + k // 3)
-            offset.append(k % 3)
-            rank.append(k)
-            size.append(len(members))
-        group_chunks = (len(members) + 2) // 3
-        chunk_group.extend([g] * group_chunks)
-        n_chunks += group_chunks
-    as_int = lambda xs: np.asarray(xs, dtype=np.intp)  # noqa: E731
-    return Units(
-        as_int(positions), np.asarray(group, dtype=np.float64), as_int(chunk),
-        np.asarray(chunk, dtype=np.float64), as_int(offset), as_int(rank), as_int(size),
-        np.asarray(chunk_group, dtype=np.float64), len(groups),
-    )
-
-
 class Layout:
     """Index structures of one report.
 
-    - `words`: positions of movable words; `sentences`: those positions per sentence.
+    - `words`: positions of movable words; `sentences`: those positions per sentence;
+      `word_rows`: the words as `perturb.units` rows (position, sentence, counter, POS code, form).
     - `forms`: each token's lower and capitalised rendering (see `perturb.casing`).
     - `capital`: whether each position renders its word capitalised — a property of the position:
       the first word of each sentence, and wherever the original word started with a capital.
@@ -83,8 +44,8 @@ class Layout:
     """
 
     __slots__ = (
-        "report", "n", "words", "sentences", "forms", "capital", "identity", "table",
-        "capital_offset", "tokens", "text", "_units", "_memo",
+        "report", "n", "words", "sentences", "word_rows", "forms", "capital", "identity", "table",
+        "capital_offset", "tokens", "text", "_units", "_memo", "_table_bytes",
     )
 
     def __init__(self, report: "ParsedReport") -> None:
@@ -107,13 +68,38 @@ class Layout:
             capital.append(f.capitalised_here or i in first_in_sentence)
         self.forms = tuple(forms)
         self.capital = tuple(capital)
+        sentence_of = {i: s for s, group in enumerate(self.sentences) for i in group}
+        form_ids: dict[tuple[str, str], int] = {}
+        self.word_rows = np.array(
+            [
+                (i, sentence_of[i], k, pos_code(pos[i]), form_ids.setdefault(forms[i][:2], len(form_ids)))
+                for k, i in enumerate(self.words)
+            ],
+            dtype=np.int64,
+        ).reshape(-1, WORD_ROWS).T.copy()
         self.identity = np.arange(n, dtype=np.intp)
         self.table = [f.lower for f in forms] + [f.upper for f in forms]
         self.capital_offset = np.where(capital, n, 0).astype(np.intp)
         self.tokens = tuple(f.upper if c else f.lower for f, c in zip(forms, capital))
         self.text = "".join(t + w for t, w in zip(self.tokens, report.whitespace))
-        self._units: dict[tuple[str, PosClass | None], Units] = {}
+        self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
         self._memo: dict[object, object] = {}
+        self._table_bytes: tuple[bytes, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def table_bytes(self) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """Every (word rendering, whitespace) pair as UTF-8, end to end, each entry's byte length,
+        and each position's `shift`: the entry for the word from `src` at position i is
+        `src + shift[i]` (its case and its whitespace are position i's). Packed rendering gathers
+        one entry per token, in bytes, in numpy."""
+        if self._table_bytes is None:
+            whitespace = self.report.whitespace
+            kinds = {w: k for k, w in enumerate(dict.fromkeys(whitespace))}
+            encoded = [(form + w).encode("utf-8", "surrogatepass") for w in kinds for form in self.table]
+            shift = np.fromiter((kinds[w] for w in whitespace), np.intp, self.n) * (2 * self.n) + self.capital_offset
+            lengths = np.fromiter(map(len, encoded), np.intp, len(encoded))
+            self._table_bytes = (b"".join(encoded), lengths, shift)
+        return self._table_bytes
 
     def groups(self, scope: str) -> tuple[tuple[int, ...], ...]:
         """Word positions per unit of perturbation: one group (report) or one per sentence."""
@@ -123,18 +109,19 @@ class Layout:
             return self.sentences
         raise ValueError(f"unknown scope {scope!r}: expected one of {SCOPES}")
 
-    def units(self, scope: str, pos_class: PosClass | None = None) -> Units:
-        """The words of `scope` (only those of `pos_class`, if given) as index arrays (cached)."""
-        key = (scope, pos_class)
+    def units(self, scope: str, classes: PosClass | tuple[PosClass, ...] | None = None) -> Units:
+        """The words of `scope` grouped into units (cached). With POS classes, only their words,
+        and each class is a unit of its own within each report or sentence: words move among the
+        slots of their own class."""
+        if isinstance(classes, PosClass):
+            classes = (classes,)
+        key = (scope, classes)
         hit = self._units.get(key)
         if hit is None:
-            pos = self.report.pos
-            groups = [
-                members
-                for group in self.groups(scope)
-                if (members := [i for i in group if pos_class is None or pos[i] in pos_class])
-            ]
-            hit = self._units[key] = _units(groups)
+            self.groups(scope)  # checks the scope
+            rows = self.word_rows
+            owner = np.zeros(rows.shape[1], dtype=np.int64)
+            hit = self._units[key] = Units(rows, owner, _ZERO, _ZERO, len(self.sentences), scope, classes)
         return hit
 
     def memo(self, key: object, factory: Callable[[], T]) -> T:
@@ -149,7 +136,7 @@ class Layout:
     def class_groups(self, pos_class: PosClass, scope: str) -> tuple[tuple[int, ...], ...]:
         """Word positions of one POS class per unit, as tuples (for readable user code)."""
         units = self.units(scope, pos_class)
-        out: dict[float, list[int]] = {}
-        for p, g in zip(units.positions.tolist(), units.group.tolist()):
+        out: dict[int, list[int]] = {}
+        for p, g in zip(units.positions.tolist(), units.unit.tolist()):
             out.setdefault(g, []).append(p)
         return tuple(tuple(v) for v in out.values())

@@ -4,6 +4,9 @@ A perturbation is a pure function `fn(report, rng, scope) -> Edit | None` that n
 the report's `layout`, draws from the numpy Generator it is given, and says where each output
 position takes its word from (plus any word replacements). `None` means it cannot apply to this
 report. `perturb.apply` renders, checks that the result differs from the original and redraws.
+
+A perturbation may also carry a batch kernel (`perturb.kernels`) that perturbs many reports in
+one call; `perturb.apply_batch` uses it, and must give what the per-report function gives.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -43,6 +46,8 @@ class PosClass(NamedTuple):
 
 
 PerturbFn = Callable[["ParsedReport", np.random.Generator, str], "Edit | None"]
+#: (pack of reports, one stream word per report, scope) -> PackedEdit; see `perturb.kernels`.
+BatchFn = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class PerturbationSpec:
     #: For POS-based kinds, the classes whose words move, each only among its own slots; words of
     #: no class stay put. None for kinds that move any word.
     moves_pos: tuple[PosClass, ...] | None = None
+    #: Optional batch kernel: the same perturbation for many reports per call.
+    batch: BatchFn | None = None
 
 
 PERTURBATIONS: dict[str, PerturbationSpec] = {}
@@ -70,6 +77,7 @@ def register(
     needs: Iterable[str] = ("sentences",),
     deterministic: bool = False,
     moves_pos: Iterable[PosClass] | None = None,
+    batch: BatchFn | None = None,
     replace: bool = False,
 ) -> Callable[[PerturbFn], PerturbFn]:
     """Decorator: register `fn` under `name` so that `apply`, the CLI, the collator and
@@ -90,6 +98,7 @@ def register(
             needs=needs_set,
             deterministic=deterministic,
             moves_pos=None if moves_pos is None else tuple(moves_pos),
+            batch=batch,
         )
         return fn
 

@@ -5,6 +5,11 @@ Same inputs give the same stream in any process, batch composition or PYTHONHASH
 part is split: `SeedSequence((seed, draw, kind))` is mixed once and cached (few distinct values),
 the record key is hashed with BLAKE2b per call (~1.5 µs), and the two are combined into the state of
 a thread-local PCG64 generator. Global `random`/`numpy` state is never touched.
+
+The built-in perturbations take one 64-bit word from their stream per attempt and key all their
+noise on it (`perturb.noise`), so `stream_words` can compute that word for thousands of streams in
+a few numpy calls — the value `stream(...).bit_generator.random_raw()` returns — and the batch
+path (`perturb.batch`) needs no Generator per report.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,7 +43,12 @@ def _stream_base(seed: int, kind: str, draw: int) -> tuple[int, int]:
 
 def key_hash(key: object) -> int:
     """A 128-bit hash of a record key, stable across processes (unlike `hash`)."""
-    digest = hashlib.blake2b(str(key).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return _text_hash(str(key))
+
+
+@lru_cache(maxsize=1 << 16)  # training re-hashes the same record ids every epoch
+def _text_hash(text: str) -> int:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
     return int.from_bytes(digest, "little")
 
 
@@ -55,3 +66,74 @@ def stream(seed: int, key: int, kind: str, draw: int = 0) -> np.random.Generator
         "uinteger": 0,
     }
     return generator
+
+
+#: PCG64's 128-bit multiplier, split into 64-bit halves.
+_MULT_HI = np.uint64(0x2360ED051FC65DA4)
+_MULT_LO = np.uint64(0x4385DF649FCCF645)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_MASK64 = (1 << 64) - 1
+
+
+def _mulhi(a: np.ndarray, b: np.uint64) -> np.ndarray:
+    """The high 64 bits of the 128-bit products a·b, from 32-bit halves (numpy has no 128-bit int)."""
+    a0, a1 = a & _LOW32, a >> np.uint64(32)
+    b0, b1 = b & _LOW32, b >> np.uint64(32)
+    p00, p01, p10 = a0 * b0, a0 * b1, a1 * b0
+    mid = (p00 >> np.uint64(32)) + (p01 & _LOW32) + (p10 & _LOW32)
+    return a1 * b1 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
+
+
+class KeyHashes(NamedTuple):
+    """Record key hashes (`key_hash`) as Python ints, for `stream`, and as low and high uint64
+    halves, for `stream_words`."""
+
+    ints: list[int]
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @classmethod
+    def of(cls, hashes: list[int]) -> "KeyHashes":
+        lo = np.fromiter((h & _MASK64 for h in hashes), np.uint64, len(hashes))
+        hi = np.fromiter((h >> 64 for h in hashes), np.uint64, len(hashes))
+        return cls(hashes, lo, hi)
+
+    def part(self, where: slice) -> "KeyHashes":
+        return KeyHashes(self.ints[where], self.lo[where], self.hi[where])
+
+    def take(self, indices: list[int]) -> "KeyHashes":
+        return KeyHashes([self.ints[i] for i in indices], self.lo[indices], self.hi[indices])
+
+
+def _step(lo: np.ndarray, hi: np.ndarray, inc_lo: np.ndarray, inc_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One PCG64 step on 128-bit states held as uint64 halves: state·M + inc (mod 2¹²⁸)."""
+    product_lo = lo * _MULT_LO
+    product_hi = _mulhi(lo, _MULT_LO) + lo * _MULT_HI + hi * _MULT_LO
+    new_lo = product_lo + inc_lo
+    new_hi = product_hi + inc_hi + (new_lo < product_lo).astype(np.uint64)
+    return new_lo, new_hi
+
+
+def stream_words(seed: int, kind: str, draws: np.ndarray, keys: KeyHashes, attempt: int = 0) -> np.ndarray:
+    """For each i, word number `attempt` (from 0) of `stream(seed, keys.ints[i], kind, draws[i])`
+    — what its `bit_generator.random_raw()` returns on call `attempt` — for all i at once: PCG64
+    steps and the XSL-RR output, in numpy."""
+    draws = np.asarray(draws)
+    n = len(keys.ints)
+    bases = {int(d): _stream_base(int(seed), kind, int(d)) for d in np.unique(draws)}
+    if len(bases) == 1:
+        ((base, inc),) = bases.values()
+        base_lo, base_hi = np.uint64(base & _MASK64), np.uint64(base >> 64)
+        inc_lo, inc_hi = np.uint64(inc & _MASK64), np.uint64(inc >> 64)
+    else:
+        pairs = [bases[d] for d in draws.tolist()]
+        base_lo = np.fromiter((b & _MASK64 for b, _ in pairs), np.uint64, n)
+        base_hi = np.fromiter((b >> 64 for b, _ in pairs), np.uint64, n)
+        inc_lo = np.fromiter((i & _MASK64 for _, i in pairs), np.uint64, n)
+        inc_hi = np.fromiter((i >> 64 for _, i in pairs), np.uint64, n)
+    lo, hi = keys.lo ^ base_lo, keys.hi ^ base_hi
+    for _ in range(attempt + 1):
+        lo, hi = _step(lo, hi, inc_lo, inc_hi)
+    mixed = hi ^ lo
+    rotation = hi >> np.uint64(58)
+    return (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))

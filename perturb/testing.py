@@ -11,10 +11,14 @@ from collections import Counter
 
 from hypothesis import strategies as st
 
+from collections.abc import Sequence
+
 from perturb.antonyms import antonym_of
-from perturb.apply import PerturbationResult, apply
+from perturb.apply import apply
+from perturb.batch import apply_batch
 from perturb.parsed import ParsedReport
 from perturb.registry import PerturbationSpec, get
+from perturb.result import PerturbationResult
 
 COARSE_POS = ("NOUN", "PROPN", "ADJ", "VERB", "AUX", "DET", "ADP", "ADV", "PRON", "NUM", "CCONJ")
 PUNCTUATION = (".", ",", ":", ";", "-", "(", ")", "/")
@@ -206,3 +210,20 @@ def check_invariants(
     specific = SPECIFIC_CHECKS.get(result.kind)
     if specific is not None:
         specific(report, result, scope, seed)
+
+
+def check_batch_matches_single(
+    reports: Sequence[ParsedReport], kinds: Sequence[str], *, seed: int, scope: str = "report", draws: int = 1
+) -> None:
+    """`apply_batch` gives every report exactly what `apply` gives it alone — the contract a batch
+    kernel (`perturb.kernels`) must keep — and so does any split of the batch."""
+    keys = [f"record-{i}" for i in range(len(reports))]
+    batch = apply_batch(reports, kinds, seed=seed, keys=keys, draws=draws, scope=scope)
+    for report, key, results in zip(reports, keys, batch):
+        for result in results:
+            single = apply(report, result.kind, seed=seed, scope=scope, key=key, draw=result.draw)
+            assert result == single, f"{result.kind}: batch gave {result.text!r}, alone {single.text!r}"
+            assert result.tokens == single.tokens and result.source_index == single.source_index
+    half = len(reports) // 2
+    split = apply_batch(reports[half:], kinds, seed=seed, keys=keys[half:], draws=draws, scope=scope)
+    assert split == batch[half:], "a report's results depend on the other reports in its batch"

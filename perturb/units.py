@@ -1,0 +1,163 @@
+"""`Units`: the words of a perturbation scope grouped into the units they move within.
+
+Built by a few vectorised numpy operations from per-word rows (`WORD_ROWS`), so the same code
+makes the units of one report (`Layout.units`) and of thousands laid end to end
+(`perturb.packed.Pack.units`): a perturbation written against `Units` gives a report the same
+result alone or packed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from perturb.registry import PosClass
+
+#: Rows of a report's per-word matrix: token position, sentence index (among sentences with
+#: words), index among the report's words (what a word's random noise is keyed on), the code of
+#: its coarse POS tag (`pos_code`), and its form: the same number for words that render alike
+#: at every position (so that swapping them changes nothing).
+POSITION, SENTENCE, COUNTER, POS_CODE, FORM = range(5)
+WORD_ROWS = 5
+
+_POS_CODES: dict[str, int] = {}
+
+
+def pos_code(tag: str) -> int:
+    """A small integer per coarse POS tag (assigned on first sight; only compared within one
+    process, never stored)."""
+    code = _POS_CODES.get(tag)
+    if code is None:
+        code = _POS_CODES[tag] = len(_POS_CODES)
+    return code
+
+
+@lru_cache(maxsize=256)
+def _class_of_code(classes: tuple[PosClass, ...], n_codes: int) -> np.ndarray:
+    """For each of the first `n_codes` POS codes, the index of the first class containing its
+    tag, or -1."""
+    tags = sorted(_POS_CODES, key=_POS_CODES.get)
+    return np.array([next((k for k, c in enumerate(classes) if tag in c), -1) for tag in tags], dtype=np.int64)
+
+
+def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=out[1:])
+    return out
+
+
+def stable_order(keys: np.ndarray, bound: int) -> np.ndarray:
+    """The stable sort order of non-negative integer `keys` below `bound` (radix sort when they
+    fit in 16 bits)."""
+    if bound <= 1 << 16:
+        return keys.astype(np.uint16).argsort(kind="stable")
+    return keys.argsort(kind="stable")
+
+
+class Units:
+    """Per word, grouped by unit and in position order within each: `positions` (token index),
+    `unit` (the report, sentence or POS class within either that it moves within), `owner` (its
+    report) and `counter` (its index among its report's words: its noise key); on first use,
+    `rank`/`size` (its place in the unit and the unit's size), `chunk` (its trigram: consecutive
+    triples within the unit) and `offset` (its place there), and per trigram `chunk_unit`,
+    `chunk_owner` and `chunk_counter` (its index among its report's trigrams). Ids are uint64 so
+    that noise and sort keys are built from them directly; `n_units`/`n_chunks` bound the ids."""
+
+    __slots__ = (
+        "positions", "unit", "owner", "counter", "form", "n_units", "n_reports", "_units", "_counts",
+        "_rank", "_chunks",
+    )
+
+    def __init__(
+        self, rows: np.ndarray, owner: np.ndarray, token_start: np.ndarray, sentence_start: np.ndarray,
+        n_sentences: int, scope: str, classes: tuple[PosClass, ...] | None,
+    ) -> None:
+        positions = rows[POSITION] + token_start[owner]
+        counter, form = rows[COUNTER], rows[FORM]
+        self.n_reports = len(token_start)
+        if scope == "report":
+            unit, n_units = owner, self.n_reports
+        else:
+            unit, n_units = rows[SENTENCE] + sentence_start[owner], n_sentences
+        if classes is not None:
+            class_index = _class_of_code(classes, len(_POS_CODES))[rows[POS_CODE]]
+            keep = np.flatnonzero(class_index >= 0)
+            unit = class_index[keep] * n_units + unit[keep]
+            positions, counter, owner, form = positions[keep], counter[keep], owner[keep], form[keep]
+            n_units *= len(classes)
+        if classes is not None or scope != "report":  # group the words by unit, in position order
+            order = stable_order(unit, n_units)
+            unit, positions, counter, owner, form = (
+                unit[order], positions[order], counter[order], owner[order], form[order]
+            )
+        self.positions, self.owner, self.form, self._units, self.n_units = positions, owner, form, unit, n_units
+        self.unit, self.counter = unit.astype(np.uint64), counter.astype(np.uint64)
+        self._counts: np.ndarray | None = None
+        self._rank: np.ndarray | None = None
+        self._chunks: tuple[np.ndarray, ...] | None = None
+
+    def can_change(self, group: np.ndarray) -> np.ndarray:
+        """Per report: whether permuting words within each value of `group` (per word, grouped
+        contiguously: a unit or trigram id) can change its text at all — some group holds two
+        words that render differently. Where it cannot, no draw differs from the original."""
+        out = np.zeros(self.n_reports, dtype=bool)
+        if len(group):
+            first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+            mixed = np.maximum.reduceat(self.form, first) != np.minimum.reduceat(self.form, first)
+            out[self.owner[first[mixed]]] = True
+        return out
+
+    @property
+    def size(self) -> np.ndarray:
+        if self._counts is None:
+            self._counts = np.bincount(self._units, minlength=self.n_units)
+        return self._counts[self._units]
+
+    @property
+    def rank(self) -> np.ndarray:
+        if self._rank is None:
+            self.size  # noqa: B018  (counts the units)
+            assert self._counts is not None
+            self._rank = np.arange(len(self._units)) - _exclusive_cumsum(self._counts)[self._units]
+        return self._rank
+
+    @property
+    def offset(self) -> np.ndarray:
+        return self.rank % 3
+
+    def _trigrams(self) -> tuple[np.ndarray, ...]:
+        if self._chunks is None:
+            rank = self.rank
+            assert self._counts is not None
+            per_unit = (self._counts + 2) // 3
+            chunk = (_exclusive_cumsum(per_unit)[self._units] + rank // 3).astype(np.uint64)
+            n_chunks = int(per_unit.sum())
+            chunk_owner = self.owner[rank % 3 == 0]
+            order = stable_order(chunk_owner, self.n_reports)
+            per_owner = np.bincount(chunk_owner, minlength=self.n_reports)
+            counter = np.empty(n_chunks, dtype=np.int64)
+            counter[order] = np.arange(n_chunks) - _exclusive_cumsum(per_owner)[chunk_owner[order]]
+            chunk_unit = np.repeat(np.arange(self.n_units, dtype=np.uint64), per_unit)
+            self._chunks = (chunk, chunk_unit, chunk_owner, counter.astype(np.uint64), np.int64(n_chunks))
+        return self._chunks
+
+    @property
+    def chunk(self) -> np.ndarray:
+        return self._trigrams()[0]
+
+    @property
+    def chunk_unit(self) -> np.ndarray:
+        return self._trigrams()[1]
+
+    @property
+    def chunk_owner(self) -> np.ndarray:
+        return self._trigrams()[2]
+
+    @property
+    def chunk_counter(self) -> np.ndarray:
+        return self._trigrams()[3]
+
+    @property
+    def n_chunks(self) -> int:
+        return int(self._trigrams()[4])

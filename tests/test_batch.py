@@ -1,0 +1,105 @@
+"""The batch path: `apply_batch` / `apply_requests` and batch kernels give what `apply` gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import perturb
+from perturb.kernels import PackedEdit, register_kernel
+from perturb.packed import Pack
+from perturb.seeding import KeyHashes, key_hash, stream, stream_words
+from perturb.testing import check_batch_matches_single, parsed_reports
+
+KINDS = list(perturb.PERTURBATIONS)
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(
+    reports=st.lists(parsed_reports(max_tokens=40), min_size=1, max_size=6),
+    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=4, unique=True),
+    seed=st.integers(0, 2**63 - 1),
+    scope=st.sampled_from(perturb.SCOPES),
+)
+def test_batch_results_equal_single_apply_whatever_the_batch(reports, kinds, seed, scope):
+    check_batch_matches_single(reports, kinds, seed=seed, scope=scope, draws=2)
+
+
+@pytest.mark.parametrize("scope", perturb.SCOPES)
+def test_batch_equals_single_apply_on_real_reports(real_reports, scope):
+    check_batch_matches_single(real_reports, KINDS, seed=5, scope=scope)
+
+
+@FAST
+@given(
+    keys=st.lists(st.integers(0, 2**128 - 1), min_size=1, max_size=20),
+    seed=st.integers(0, 2**64),
+    attempt=st.integers(0, 7),
+    draw=st.integers(0, 3),
+)
+def test_stream_words_are_the_generators_raw_outputs(keys, seed, attempt, draw):
+    words = stream_words(seed, "a kind", np.full(len(keys), draw), KeyHashes.of(keys), attempt)
+    for key, word in zip(keys, words.tolist()):
+        generator = stream(seed, key, "a kind", draw)
+        for _ in range(attempt):
+            generator.bit_generator.random_raw()
+        assert word == generator.bit_generator.random_raw()
+
+
+def test_requests_with_mixed_kinds_keys_and_draws_equal_single_apply(real_reports):
+    requests = [
+        perturb.Request(report, KINDS[i % len(KINDS)], f"id{i % 7}", i % 3)
+        for i, report in enumerate(real_reports[:60])
+    ]
+    results = perturb.apply_requests(requests, seed=3)
+    for request, result in zip(requests, results):
+        assert result == perturb.apply(
+            request.report, request.kind, seed=3, key=request.key, draw=request.draw
+        )
+
+
+def test_when_no_draw_can_differ_the_kernel_says_so_before_any_redraw():
+    same_words = perturb.ParsedReport(
+        tokens=("no", "no", "no", "."), whitespace=(" ", " ", "", ""), tags=("DT",) * 3 + (".",),
+        pos=("DET",) * 3 + ("PUNCT",), sent_ids=(0,) * 4,
+    )
+    spec = perturb.get("shuffle_all_words")
+    edit = spec.batch(Pack([same_words]), np.array([1], dtype=np.uint64), "report")
+    assert edit.applicable is not None and not edit.applicable[0]
+    assert not perturb.apply(same_words, "shuffle_all_words", seed=0).applicable
+
+
+def test_a_user_kernel_registers_and_runs_in_batch_and_alone(real_reports):
+    @register_kernel("rotate_words", description="test kernel: a report's words move one slot on, or stay")
+    def rotate_words(pack, words, scope):
+        units = pack.units("report")
+        index = np.arange(len(units.positions))
+        new_report = np.r_[True, units.owner[1:] != units.owner[:-1]] if len(index) else index.astype(bool)
+        segment_start = np.flatnonzero(new_report)[np.cumsum(new_report) - 1]
+        last = np.r_[new_report[1:], True] if len(index) else new_report
+        following = np.where(last, segment_start, index + 1)
+        moved = (words % np.uint64(2)).astype(bool)[units.owner]  # the report's own stream decides
+        src = pack.identity
+        src[units.positions[moved]] = units.positions[following][moved]
+        return PackedEdit(src)
+
+    try:
+        assert perturb.get("rotate_words").batch is rotate_words
+        check_batch_matches_single(real_reports[:40], ["rotate_words"], seed=9)
+    finally:
+        del perturb.PERTURBATIONS["rotate_words"]
+
+
+def test_keys_must_match_the_reports():
+    report = perturb.ParsedReport(("a",), ("",), ("DT",), ("DET",), (0,))
+    with pytest.raises(ValueError, match="2 keys for 1 reports"):
+        perturb.apply_batch([report], seed=0, keys=["a", "b"])
+
+
+def test_key_hashes_are_stable_and_split_into_halves():
+    hashes = KeyHashes.of([key_hash("CXR1"), key_hash("CXR2")])
+    assert hashes.ints[0] == key_hash("CXR1") != hashes.ints[1]
+    assert int(hashes.lo[1]) | (int(hashes.hi[1]) << 64) == hashes.ints[1]
