@@ -5,19 +5,27 @@ baselines measured in the same run:
   (b) naive, as the paper's public code    (full spaCy pipeline re-run for each POS-based kind:
                                             four parses per report, plus tokenising for the rest)
   (c) bare `nlp.pipe` with our components  (the parse alone: the ceiling for (a))
-  (d) re-perturbing cached ParsedReports   (what a training worker does each step; cold = first
-                                            touch of each report, warm = later epochs)
+  (d) re-perturbing cached ParsedReports   (what a training worker does each step: `apply_batch`
+                                            over batches of --perturb-batch reports; cold = first
+                                            touch of each report, warm = median of three later
+                                            epochs), and the same with one `apply_many` call per
+                                            report as the in-run baseline
   (e) (a) with n_process = 1, 2, ...
 
-Usage: python benchmarks/bench_perturb.py [--limit N] [--naive-limit M] [--n-process 1,2] [--out F]
+(a) and (e) perturb each parser batch with one `apply_batch` call, as `radperturb perturb` does.
+
+Usage: python benchmarks/bench_perturb.py [--limit N] [--naive-limit M] [--n-process 1,2]
+                                          [--perturb-batch B] [--out F]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 import perturb
@@ -44,7 +52,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="reports to use (0 = all)")
     ap.add_argument("--naive-limit", type=int, default=400, help="reports for the slow baseline (b)")
     ap.add_argument("--n-process", default="1,2", help="comma-separated n_process values for (e)")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=64, help="parser batch size")
+    ap.add_argument("--perturb-batch", type=int, default=256, help="reports per apply_batch call in (d)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = ap.parse_args()
 
@@ -67,9 +76,13 @@ def main() -> None:
 
     res["c_bare_parse_rps"] = n / timed(lambda: list(parser.nlp.pipe(texts, batch_size=bs)))
 
+    def parse_and_perturb(n_process: int = 1) -> None:
+        parsed = parser.parse_many(texts, n_process=n_process, batch_size=bs)
+        for start in range(0, n, bs):
+            perturb.apply_batch(list(islice(parsed, bs)), kinds, seed=0, keys=ids[start : start + bs])
+
     def ours() -> None:
-        for key, parsed in zip(ids, parser.parse_many(texts, batch_size=bs)):
-            perturb.apply_many(parsed, kinds, seed=0, key=key)
+        parse_and_perturb()
 
     res["a_parse_and_all_kinds_rps"] = n / timed(ours)
 
@@ -93,19 +106,24 @@ def main() -> None:
         cache = ParseCache.load(cache_path)
     cached = [cache.get(key) for key in ids]
 
+    pb = args.perturb_batch
+
     def reperturb(seed: int) -> None:
+        for start in range(0, n, pb):
+            perturb.apply_batch(cached[start : start + pb], kinds, seed=seed, keys=ids[start : start + pb])
+
+    def one_by_one(seed: int) -> None:
         for key, parsed in zip(ids, cached):
             perturb.apply_many(parsed, kinds, seed=seed, key=key)
 
+    res["perturb_batch"] = pb
     res["d_cached_cold_rps"] = n / timed(lambda: reperturb(1))
-    res["d_cached_warm_rps"] = n / timed(lambda: reperturb(2))
+    res["d_cached_warm_rps"] = statistics.median(n / timed(lambda s=s: reperturb(s)) for s in (2, 3, 4))
+    res["d_one_report_per_call_warm_rps"] = statistics.median(n / timed(lambda s=s: one_by_one(s)) for s in (5, 6, 7))
+    res["ratio_d_batch_over_one_by_one"] = res["d_cached_warm_rps"] / res["d_one_report_per_call_warm_rps"]
 
     for n_process in [int(x) for x in args.n_process.split(",")]:
-        def scaled() -> None:
-            for key, parsed in zip(ids, parser.parse_many(texts, n_process=n_process, batch_size=bs)):
-                perturb.apply_many(parsed, kinds, seed=0, key=key)
-
-        res[f"e_n_process_{n_process}_rps"] = n / timed(scaled)
+        res[f"e_n_process_{n_process}_rps"] = n / timed(lambda p=n_process: parse_and_perturb(p))
 
     res["ratio_a_over_b"] = res["a_parse_and_all_kinds_rps"] / res["b_naive_rps"]
     res["ratio_a_over_c"] = res["a_parse_and_all_kinds_rps"] / res["c_bare_parse_rps"]

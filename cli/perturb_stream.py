@@ -1,8 +1,9 @@
 """The corpus pipeline: records → parses (cache first, spaCy for the misses) → negatives.
 
 Records flow in chunks of a few parser batches, so memory is bounded by the chunk, not the corpus,
-and output order is input order. Negatives come from `perturb.apply_many(..., key=record.key)`:
-they depend on (seed, id, kind, draw) only, never on chunking, batch size, process count or shard.
+and output order is input order. Negatives come from `perturb.apply_batch(..., keys=record keys)`,
+a chunk at a time: they depend on (seed, id, kind, draw) only, never on chunking, batch size,
+process count or shard.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from cli.records import Record, Reject
 from cli.sharding import Shard
 from cli.spacy_model import ModelIdentity, load_parser
-from perturb import ParsedReport, PerturbationResult, apply_many
+from perturb import ParsedReport, PerturbationResult, apply_batch
 
 if TYPE_CHECKING:
     from perturb.cache import ParseCache
@@ -106,18 +107,19 @@ def perturb_records(
     mine = items if shard is None else (item for item in items if shard.owns(shard_key(item)))
     for chunk in _chunked(mine, parses.chunk_size()):
         records = [item for item in chunk if isinstance(item, Record)]
-        parsed = iter(parses.parse(records))
+        reports = parses.parse(records)
+        negatives = apply_batch(
+            reports,
+            options.kinds,
+            seed=options.seed,
+            keys=[r.key for r in records],
+            draws=options.per_kind,
+            scope=options.scope,
+        )
+        done = iter(zip(records, reports, negatives, strict=True))
         for item in chunk:
             if isinstance(item, Reject):
                 yield item
                 continue
-            report = next(parsed)
-            results = apply_many(
-                report,
-                options.kinds,
-                seed=options.seed,
-                draws=options.per_kind,
-                scope=options.scope,
-                key=item.key,
-            )
-            yield Perturbed(item, report, results)
+            record, report, results = next(done)
+            yield Perturbed(record, report, results)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from perturb.apply import MAX_REDRAWS, _apply, _check_scope, _not_applicable, result_memo_key
+from perturb.apply import MAX_REDRAWS, _apply, _check_scope, _not_applicable
 from perturb.rendering import replacement_form
 from perturb.result import PerturbationResult, Replacement
 from perturb.packed import Pack
@@ -118,29 +118,11 @@ def _run_kind(
     ]
 
 
-def _run_deterministic(
-    spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, draws: list[int], seed: int,
-    scope: str,
-) -> list[PerturbationResult]:
-    """A deterministic kind: each report's result is remembered by `apply` (`_apply`); only the
-    reports that miss the memo go through it."""
-    memo_key = result_memo_key(spec, scope)
-    out = []
-    for report, key, draw in zip(reports, keys.ints, draws):
-        hit = report.layout._memo.get(memo_key)
-        if hit is None:
-            hit = _apply(report, spec, seed, key, draw, scope)
-        out.append(hit if hit.draw == draw else hit.with_draw(draw))
-    return out
-
-
 def _run(
     spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, draws: list[int], seed: int,
     scope: str, pack: Pack | None = None,
 ) -> list[PerturbationResult]:
-    if spec.deterministic:
-        return _run_deterministic(spec, reports, keys, draws, seed, scope)
-    if spec.batch is None:
+    if spec.batch is None or spec.deterministic:  # `apply` remembers a deterministic kind's result
         return [_apply(r, spec, seed, k, d, scope) for r, k, d in zip(reports, keys.ints, draws)]
     out: list[PerturbationResult] = []
     for start in range(0, len(reports), PACK_SIZE):

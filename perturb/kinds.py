@@ -16,7 +16,7 @@ import numpy as np
 from perturb.antonyms import antonym_of
 from perturb.kernels import PackedEdit, register_kernel
 from perturb.layout import Units
-from perturb.noise import noise, order_within
+from perturb.noise import counter_steps, noise, order_within
 from perturb.packed import Pack
 from perturb.parsed import ParsedReport
 from perturb.registry import Edit, PosClass, register
@@ -25,23 +25,22 @@ NOUNS = PosClass(frozenset({"NOUN", "PROPN"}))
 ADJECTIVES = PosClass(frozenset({"ADJ"}))
 VERBS = PosClass(frozenset({"VERB"}))
 NOT_NOUNS_OR_ADJ = PosClass(NOUNS.tags | ADJECTIVES.tags, invert=True)
-#: Trigram noise counters start here, so they never reuse a word's counter.
-_TRIGRAM_COUNTERS = np.uint64(1 << 32)
 
 
-def _permute(pack: Pack, units: Units, words: np.ndarray, within: np.ndarray, n_within: int) -> PackedEdit:
-    """Permute the words of `units` uniformly within each value of `within` (a unit or trigram
-    id per word)."""
+def _permute(pack: Pack, units: Units, words: np.ndarray, by: str) -> PackedEdit:
+    """Permute the words of `units` uniformly within each unit (`by="unit"`) or trigram
+    (`by="chunk"`)."""
+    within, n_within = (units.unit, units.n_units) if by == "unit" else (units.chunk, units.n_chunks)
     src = pack.identity
-    order = order_within(within, noise(words, units.owner, units.counter), n_within)
+    order = order_within(within, noise(words, units.owner, units.steps), n_within)
     src[units.positions] = units.positions[order]
-    return PackedEdit(src, applicable=units.can_change(within))
+    return PackedEdit(src, applicable=units.can_change(by))
 
 
 @register_kernel("shuffle_all_words", description="Permute all words; punctuation stays in place.")
 def shuffle_all_words(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
     units = pack.units(scope)
-    return _permute(pack, units, words, units.unit, units.n_units)
+    return _permute(pack, units, words, "unit")
 
 
 @register(
@@ -81,7 +80,7 @@ def reverse_sentence(report: ParsedReport, rng: np.random.Generator, scope: str)
 )
 def shuffle_within_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
     units = pack.units(scope)
-    return _permute(pack, units, words, units.chunk, units.n_chunks)
+    return _permute(pack, units, words, "chunk")
 
 
 @register_kernel(
@@ -91,21 +90,26 @@ def shuffle_within_trigrams(pack: Pack, words: np.ndarray, scope: str) -> Packed
 def shuffle_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
     units = pack.units(scope)
     src = pack.identity
-    chunk_noise = noise(words, units.chunk_owner, units.chunk_counter + _TRIGRAM_COUNTERS)
+    chunk_noise = noise(words, units.chunk_owner, units.chunk_steps)
     rank = np.empty(units.n_chunks, dtype=np.intp)
     rank[order_within(units.chunk_unit, chunk_noise, units.n_units)] = np.arange(units.n_chunks)
     order = (rank[units.chunk.astype(np.intp)] * 3 + units.offset).argsort()
     src[units.positions] = units.positions[order]
-    # Trigrams can only move where a unit has two of them (identical ones are caught by redraws).
+    return PackedEdit(src, applicable=units.memo("trigrams_can_move", lambda: _trigrams_can_move(units)))
+
+
+def _trigrams_can_move(units: Units) -> np.ndarray:
+    """Per report: some unit has two trigrams and two different words (identical trigrams are
+    left to redraws)."""
     several = np.bincount(units.chunk_unit.astype(np.intp), minlength=units.n_units) >= 2
-    applicable = np.zeros(len(pack), dtype=bool)
-    applicable[units.chunk_owner[several[units.chunk_unit.astype(np.intp)]]] = True
-    return PackedEdit(src, applicable=applicable & units.can_change(units.unit))
+    out = np.zeros(units.n_reports, dtype=bool)
+    out[units.chunk_owner[several[units.chunk_unit.astype(np.intp)]]] = True
+    return out & units.can_change("unit")
 
 
 def _shuffle_classes(pack: Pack, words: np.ndarray, scope: str, classes: tuple[PosClass, ...]) -> PackedEdit:
     units = pack.units(scope, classes)
-    return _permute(pack, units, words, units.unit, units.n_units)
+    return _permute(pack, units, words, "unit")
 
 
 @register_kernel(
@@ -172,7 +176,7 @@ def replace_adjectives_with_antonyms(pack: Pack, words: np.ndarray, scope: str) 
     if positions:
         owner = np.repeat(np.arange(len(pack)), counts)
         starts = np.cumsum(counts) - counts
-        values = noise(words, owner, (np.arange(len(owner)) - starts[owner]).astype(np.uint64))
+        values = noise(words, owner, counter_steps(np.arange(len(owner)) - starts[owner]))
         chosen = (values >> np.uint64(63)).astype(bool)
         segments = starts[applicable]
         fallback = np.zeros(len(pack), dtype=bool)

@@ -19,6 +19,7 @@ from perturb.registry import PosClass
 from perturb.units import Units
 
 T = TypeVar("T")
+_FIRST = np.zeros(1, dtype=np.int64)
 
 
 def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
@@ -35,9 +36,13 @@ class Pack:
     def __init__(self, reports: Sequence[ParsedReport]) -> None:
         self.reports = tuple(reports)
         self.layouts: tuple[Layout, ...] = tuple(r.layout for r in self.reports)
-        self.sizes = np.fromiter((layout.n for layout in self.layouts), np.int64, len(self.layouts))
-        self.starts = _exclusive_cumsum(self.sizes)
-        self.n_tokens = int(self.sizes.sum())
+        if len(self.layouts) == 1:  # `apply` packs one report per call: skip the bookkeeping
+            self.n_tokens = self.layouts[0].n
+            self.sizes, self.starts = np.array([self.n_tokens]), _FIRST
+        else:
+            self.sizes = np.fromiter((layout.n for layout in self.layouts), np.int64, len(self.layouts))
+            self.starts = _exclusive_cumsum(self.sizes)
+            self.n_tokens = int(self.sizes.sum())
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
         self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
         self._render: tuple[np.ndarray, ...] | None = None

@@ -8,11 +8,16 @@ result alone or packed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 
+from perturb.noise import TRIGRAM_COUNTERS, counter_steps
 from perturb.registry import PosClass
+
+T = TypeVar("T")
 
 #: Rows of a report's per-word matrix: token position, sentence index (among sentences with
 #: words), index among the report's words (what a word's random noise is keyed on), the code of
@@ -66,7 +71,7 @@ class Units:
 
     __slots__ = (
         "positions", "unit", "owner", "counter", "form", "n_units", "n_reports", "_units", "_counts",
-        "_rank", "_chunks",
+        "_rank", "_chunks", "_memo",
     )
 
     def __init__(
@@ -96,17 +101,42 @@ class Units:
         self._counts: np.ndarray | None = None
         self._rank: np.ndarray | None = None
         self._chunks: tuple[np.ndarray, ...] | None = None
+        self._memo: dict[object, object] = {}
 
-    def can_change(self, group: np.ndarray) -> np.ndarray:
-        """Per report: whether permuting words within each value of `group` (per word, grouped
-        contiguously: a unit or trigram id) can change its text at all — some group holds two
-        words that render differently. Where it cannot, no draw differs from the original."""
-        out = np.zeros(self.n_reports, dtype=bool)
-        if len(group):
-            first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-            mixed = np.maximum.reduceat(self.form, first) != np.minimum.reduceat(self.form, first)
-            out[self.owner[first[mixed]]] = True
-        return out
+    def memo(self, key: object, factory: Callable[[], T]) -> T:
+        """Cache for what a kernel derives from these units alone: a report's units are reused by
+        every draw, so this is paid once per report (or once per pack)."""
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._memo[key] = factory()
+            return value
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Each word's place in its report's noise sequence (`perturb.noise.counter_steps`)."""
+        return self.memo("steps", lambda: counter_steps(self.counter))
+
+    @property
+    def chunk_steps(self) -> np.ndarray:
+        """Each trigram's place in its report's noise sequence, after every word's."""
+        return self.memo("chunk_steps", lambda: counter_steps(self.chunk_counter + np.uint64(TRIGRAM_COUNTERS)))
+
+    def can_change(self, by: str = "unit") -> np.ndarray:
+        """Per report: whether permuting words within each unit (`by="unit"`) or trigram
+        (`by="chunk"`) can change its text at all — some unit or trigram holds two words that
+        render differently. Where it cannot, no draw differs from the original."""
+
+        def compute() -> np.ndarray:
+            group = self.unit if by == "unit" else self.chunk
+            out = np.zeros(self.n_reports, dtype=bool)
+            if len(group):
+                first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+                mixed = np.maximum.reduceat(self.form, first) != np.minimum.reduceat(self.form, first)
+                out[self.owner[first[mixed]]] = True
+            return out
+
+        return self.memo(("can_change", by), compute)
 
     @property
     def size(self) -> np.ndarray:

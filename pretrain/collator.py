@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from perturb import ParsedReport, apply, resolve_kinds
+from perturb import ParsedReport, Request, apply, apply_requests, resolve_kinds
 from perturb.cache import ParseCache
 from perturb.seeding import key_hash, stream
 
@@ -148,31 +148,40 @@ class PerturbationCollator:
         rounds = -(-self.k // n)
         return [(self.kinds[int(i)], r) for r in range(rounds) for i in rng.permutation(n)][: self.k]
 
-    def negatives(self, key: str, report: ParsedReport) -> tuple[list[str], list[bool], list[str]]:
-        """(texts, valid, kinds) of the record's K negatives this epoch."""
+    def negatives(self, records: Sequence[tuple[str, ParsedReport]]) -> list[tuple[list[str], list[bool], list[str]]]:
+        """(texts, valid, kinds) of each record's K negatives this epoch, all made in one
+        `apply_requests` call (a kind's negatives for the whole batch per numpy call)."""
         seed = epoch_seed(self.seed, self.epoch)
-        original = report.text
-        seen = {original}
-        texts, valid, kinds = [], [], []
-        for name, draw in self.draw_kinds(key):
-            result = apply(report, name, seed=seed, scope=self.scope, key=key, draw=draw)
-            ok = result.applicable and result.text not in seen
-            seen.add(result.text)
-            texts.append(result.text)
-            valid.append(ok)
-            kinds.append(name)
-        return texts, valid, kinds
+        plans = [self.draw_kinds(key) for key, _ in records]
+        requests = [
+            Request(report, name, key, draw) for (key, report), plan in zip(records, plans) for name, draw in plan
+        ]
+        results = iter(apply_requests(requests, seed=seed, scope=self.scope))
+        out = []
+        for (_, report), plan in zip(records, plans):
+            seen = {report.text}
+            texts, valid, kinds = [], [], []
+            for name, _ in plan:
+                result = next(results)
+                texts.append(result.text)
+                valid.append(result.applicable and result.text not in seen)
+                seen.add(result.text)
+                kinds.append(name)
+            out.append((texts, valid, kinds))
+        return out
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        texts: list[str] = []
-        valid: list[list[bool]] = []
-        kinds: list[list[str]] = []
+        records = []
         for item in items:
             key, text = str(item["id"]), item["text"]
             if not text or not text.strip():
                 raise CollatorError(f"record {key!r} has an empty report")
-            report = self.parsed(key, text)
-            negative_texts, negative_valid, negative_kinds = self.negatives(key, report) if self.k else ([], [], [])
+            records.append((key, self.parsed(key, text)))
+        negatives = self.negatives(records) if self.k else [([], [], []) for _ in records]
+        texts: list[str] = []
+        valid: list[list[bool]] = []
+        kinds: list[list[str]] = []
+        for (_, report), (negative_texts, negative_valid, negative_kinds) in zip(records, negatives):
             texts += [report.text, *negative_texts]
             valid.append([True, *negative_valid])
             kinds.append(negative_kinds)
