@@ -15,7 +15,7 @@ import numpy as np
 
 from perturb.antonyms import antonym_of
 from perturb.kernels import PackedEdit, register_kernel
-from perturb.layout import Units
+from perturb.units import Units
 from perturb.noise import counter_steps, noise, order_within
 from perturb.packed import Pack
 from perturb.parsed import ParsedReport
@@ -99,8 +99,8 @@ def shuffle_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
 
 
 def _trigrams_can_move(units: Units) -> np.ndarray:
-    """Per report: some unit has two trigrams and two different words (identical trigrams are
-    left to redraws)."""
+    """Per report: some unit has two trigrams to swap and some unit two different words (a report
+    whose trigrams are all alike is caught by the redraws)."""
     several = np.bincount(units.chunk_unit.astype(np.intp), minlength=units.n_units) >= 2
     out = np.zeros(units.n_reports, dtype=bool)
     out[units.chunk_owner[several[units.chunk_unit.astype(np.intp)]]] = True

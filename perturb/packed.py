@@ -13,10 +13,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from perturb.layout import Layout
+from perturb.layout import SCOPES, Layout
 from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
-from perturb.units import Units
+from perturb.units import WORD_ROWS, Units
 
 T = TypeVar("T")
 _FIRST = np.zeros(1, dtype=np.int64)
@@ -58,7 +58,7 @@ class Pack:
 
     def memo(self, key: object, factory: Callable[[], T]) -> T:
         """Per-pack cache for what a kernel derives from the reports alone (`Layout.memo` for
-        many reports), so that kinds and redraws of one call share it."""
+        many reports), so that the kinds of one call share it."""
         try:
             return self._memo[key]  # type: ignore[return-value]
         except KeyError:
@@ -74,7 +74,8 @@ class Pack:
         key = (scope, classes)
         hit = self._units.get(key)
         if hit is None:
-            self.layouts[0].groups(scope) if self.layouts else None  # checks the scope
+            if scope not in SCOPES:
+                raise ValueError(f"unknown scope {scope!r}: expected one of {SCOPES}")
             rows, owner, sentence_start, n_sentences = self._word_rows()
             hit = self._units[key] = Units(rows, owner, self.starts, sentence_start, n_sentences, scope, classes)
         return hit
@@ -84,7 +85,7 @@ class Pack:
             count = len(self.layouts)
             words = np.fromiter((len(layout.words) for layout in self.layouts), np.int64, count)
             sentences = np.fromiter((len(layout.sentences) for layout in self.layouts), np.int64, count)
-            rows = np.concatenate([layout.word_rows for layout in self.layouts], axis=1)
+            rows = np.concatenate([np.zeros((WORD_ROWS, 0), np.int64), *(layout.word_rows for layout in self.layouts)], axis=1)
             owner = np.repeat(np.arange(count, dtype=np.int64), words)
             self._rows = (rows, owner, _exclusive_cumsum(sentences), int(sentences.sum()))
         return self._rows

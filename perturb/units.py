@@ -70,8 +70,7 @@ class Units:
     that noise and sort keys are built from them directly; `n_units`/`n_chunks` bound the ids."""
 
     __slots__ = (
-        "positions", "unit", "owner", "counter", "form", "n_units", "n_reports", "_units", "_counts",
-        "_rank", "_chunks", "_memo",
+        "positions", "unit", "owner", "counter", "form", "n_units", "n_reports", "_units", "_memo",
     )
 
     def __init__(
@@ -98,9 +97,6 @@ class Units:
             )
         self.positions, self.owner, self.form, self._units, self.n_units = positions, owner, form, unit, n_units
         self.unit, self.counter = unit.astype(np.uint64), counter.astype(np.uint64)
-        self._counts: np.ndarray | None = None
-        self._rank: np.ndarray | None = None
-        self._chunks: tuple[np.ndarray, ...] | None = None
         self._memo: dict[object, object] = {}
 
     def memo(self, key: object, factory: Callable[[], T]) -> T:
@@ -138,39 +134,35 @@ class Units:
 
         return self.memo(("can_change", by), compute)
 
+    def _counts(self) -> np.ndarray:
+        return self.memo("counts", lambda: np.bincount(self._units, minlength=self.n_units))
+
     @property
     def size(self) -> np.ndarray:
-        if self._counts is None:
-            self._counts = np.bincount(self._units, minlength=self.n_units)
-        return self._counts[self._units]
+        return self.memo("size", lambda: self._counts()[self._units])
 
     @property
     def rank(self) -> np.ndarray:
-        if self._rank is None:
-            self.size  # noqa: B018  (counts the units)
-            assert self._counts is not None
-            self._rank = np.arange(len(self._units)) - _exclusive_cumsum(self._counts)[self._units]
-        return self._rank
+        return self.memo("rank", lambda: np.arange(len(self._units)) - _exclusive_cumsum(self._counts())[self._units])
 
     @property
     def offset(self) -> np.ndarray:
-        return self.rank % 3
+        return self.memo("offset", lambda: self.rank % 3)
 
-    def _trigrams(self) -> tuple[np.ndarray, ...]:
-        if self._chunks is None:
-            rank = self.rank
-            assert self._counts is not None
-            per_unit = (self._counts + 2) // 3
-            chunk = (_exclusive_cumsum(per_unit)[self._units] + rank // 3).astype(np.uint64)
+    def _trigrams(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+            per_unit = (self._counts() + 2) // 3
+            chunk = (_exclusive_cumsum(per_unit)[self._units] + self.rank // 3).astype(np.uint64)
             n_chunks = int(per_unit.sum())
-            chunk_owner = self.owner[rank % 3 == 0]
+            chunk_owner = self.owner[self.offset == 0]  # a trigram's first word, in trigram order
             order = stable_order(chunk_owner, self.n_reports)
             per_owner = np.bincount(chunk_owner, minlength=self.n_reports)
             counter = np.empty(n_chunks, dtype=np.int64)
             counter[order] = np.arange(n_chunks) - _exclusive_cumsum(per_owner)[chunk_owner[order]]
             chunk_unit = np.repeat(np.arange(self.n_units, dtype=np.uint64), per_unit)
-            self._chunks = (chunk, chunk_unit, chunk_owner, counter.astype(np.uint64), np.int64(n_chunks))
-        return self._chunks
+            return chunk, chunk_unit, chunk_owner, counter.astype(np.uint64), n_chunks
+
+        return self.memo("trigrams", compute)
 
     @property
     def chunk(self) -> np.ndarray:
@@ -190,4 +182,4 @@ class Units:
 
     @property
     def n_chunks(self) -> int:
-        return int(self._trigrams()[4])
+        return self._trigrams()[4]
