@@ -28,7 +28,7 @@ _ZERO = np.zeros(1, dtype=np.int64)
 
 def is_word(token: str, pos: str) -> bool:
     """A token is a movable word unless it is punctuation, whitespace or has no letter or digit."""
-    return pos not in FIXED_POS and any(ch.isalnum() for ch in token)
+    return pos not in FIXED_POS and (token.isalnum() or any(ch.isalnum() for ch in token))
 
 
 class Layout:
