@@ -19,6 +19,11 @@ def _not_applicable(layout: Layout, kind: str, draw: int) -> PerturbationResult:
     return PerturbationResult(kind, layout.text, False, layout.identity, (), draw, layout.report, layout.tokens)
 
 
+def deterministic_memo_key(spec: PerturbationSpec, scope: str) -> tuple[object, ...]:
+    """Where a deterministic kind's result for a report is remembered (`Layout.memo`)."""
+    return ("result", spec.fn, scope)
+
+
 def _apply(
     report: ParsedReport, spec: PerturbationSpec, seed: int, key: int, draw: int, scope: str
 ) -> PerturbationResult:
@@ -26,7 +31,7 @@ def _apply(
     if not layout.words:
         return _not_applicable(layout, spec.name, draw)
     if spec.deterministic:  # the same for every seed and draw: computed once per report
-        result = layout.memo(("result", spec.fn, scope), lambda: _draw(report, spec, seed, key, 0, scope))
+        result = layout.memo(deterministic_memo_key(spec, scope), lambda: _draw(report, spec, seed, key, 0, scope))
         return result if result.draw == draw else result.with_draw(draw)
     return _draw(report, spec, seed, key, draw, scope)
 

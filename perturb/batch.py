@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from perturb.apply import MAX_REDRAWS, _apply, _check_scope, _not_applicable
+from perturb.apply import MAX_REDRAWS, _apply, _check_scope, _not_applicable, deterministic_memo_key
 from perturb.rendering import replacement_form
 from perturb.result import PerturbationResult, Replacement
 from perturb.packed import Pack
@@ -102,7 +102,7 @@ def _run_kind(
     """`spec` on every report of `pack` (report r keyed `keys.ints[r]`, draw `draws[r]`), redrawing
     — in batch, as `apply` does one by one — where an attempt reproduced the original."""
     results = _attempt(spec, pack, keys, draws, seed, scope, 0)
-    for attempt in range(1, MAX_REDRAWS):
+    for attempt in range(1, 1 if spec.deterministic else MAX_REDRAWS):
         again = [r for r, result in enumerate(results) if result is None]
         if not again:
             break
@@ -118,11 +118,26 @@ def _run_kind(
     ]
 
 
+def _remember_deterministic(
+    spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, seed: int, scope: str
+) -> None:
+    """Compute, in one batch, the result of a deterministic kind for the reports that `apply` has
+    not remembered yet, and remember it where `apply` looks (the same for every seed and draw)."""
+    memo_key = deterministic_memo_key(spec, scope)
+    missing = [r for r, report in enumerate(reports) if not report.layout.remembers(memo_key)]
+    if missing:
+        done = _run_kind(spec, Pack([reports[r] for r in missing]), keys.take(missing), [0] * len(missing), seed, scope)
+        for r, result in zip(missing, done):
+            reports[r].layout.remember(memo_key, result)
+
+
 def _run(
     spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, draws: list[int], seed: int,
     scope: str, pack: Pack | None = None,
 ) -> list[PerturbationResult]:
-    if spec.batch is None or spec.deterministic:  # `apply` remembers a deterministic kind's result
+    if spec.deterministic and spec.batch is not None:
+        _remember_deterministic(spec, reports, keys, seed, scope)
+    if spec.batch is None or spec.deterministic:  # now a memo hit for every deterministic kernel
         return [_apply(r, spec, seed, k, d, scope) for r, k, d in zip(reports, keys.ints, draws)]
     out: list[PerturbationResult] = []
     for start in range(0, len(reports), PACK_SIZE):

@@ -4,7 +4,7 @@ Each is a pure function of (report, rng, scope): it never parses and never touch
 state. Words move only among word positions; punctuation and whitespace keep theirs. The random
 kinds are batch kernels (`perturb.kernels`): a sort key per word — its unit, then counter-based
 noise — permutes the words within every unit of every report in the pack in one `argsort`.
-The two deterministic kinds are computed once per report and remembered (`perturb.apply`).
+The two deterministic kinds ignore the noise; their result is remembered per report.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from perturb.units import Units
 from perturb.noise import counter_steps, noise, order_within
 from perturb.packed import Pack
 from perturb.parsed import ParsedReport
-from perturb.registry import Edit, PosClass, register
+from perturb.registry import PosClass
 
 NOUNS = PosClass(frozenset({"NOUN", "PROPN"}))
 ADJECTIVES = PosClass(frozenset({"ADJ"}))
@@ -43,35 +43,33 @@ def shuffle_all_words(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
     return _permute(pack, units, words, "unit")
 
 
-@register(
+@register_kernel(
     "swap_adjacent_words",
     description="Swap each pair of neighbouring words (1st↔2nd, 3rd↔4th, …); an involution.",
     deterministic=True,
 )
-def swap_adjacent_words(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    layout = report.layout
-    units = layout.units(scope)
+def swap_adjacent_words(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    units = pack.units(scope)
     index = np.arange(len(units.positions))
     even = units.rank % 2 == 0
     partner = np.where(even, np.where(units.rank + 1 < units.size, index + 1, index), index - 1)
-    src = layout.identity.copy()
+    src = pack.identity
     src[units.positions] = units.positions[partner]
-    return Edit(src)
+    return PackedEdit(src)
 
 
-@register(
+@register_kernel(
     "reverse_sentence",
     description="Reverse the word order (of the report, or of each sentence); an involution.",
     deterministic=True,
 )
-def reverse_sentence(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    layout = report.layout
-    units = layout.units(scope)
+def reverse_sentence(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
+    units = pack.units(scope)
     index = np.arange(len(units.positions))
     mirrored = index - 2 * units.rank + units.size - 1  # the word at (size-1-rank) in its unit
-    src = layout.identity.copy()
+    src = pack.identity
     src[units.positions] = units.positions[mirrored]
-    return Edit(src)
+    return PackedEdit(src)
 
 
 @register_kernel(

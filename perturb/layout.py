@@ -133,6 +133,14 @@ class Layout:
             value = self._memo[key] = factory()
             return value
 
+    def remembers(self, key: object) -> bool:
+        """Whether `memo` holds `key`."""
+        return key in self._memo
+
+    def remember(self, key: object, value: object) -> None:
+        """Store what `memo(key, ...)` will return (for values computed for many reports at once)."""
+        self._memo[key] = value
+
     def class_groups(self, pos_class: PosClass, scope: str) -> tuple[tuple[int, ...], ...]:
         """Word positions of one POS class per unit, as tuples (for readable user code)."""
         units = self.units(scope, pos_class)
