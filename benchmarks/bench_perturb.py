@@ -8,8 +8,9 @@ baselines measured in the same run:
   (d) re-perturbing cached ParsedReports   (what a training worker does each step: `apply_batch`
                                             over batches of --perturb-batch reports; cold = first
                                             touch of each report, warm = median of three later
-                                            epochs), and the same with one `apply_many` call per
-                                            report as the in-run baseline
+                                            epochs), the same with one `apply_many` call per
+                                            report as the in-run baseline, and as the collator
+                                            does it (`apply_requests`, 64 records × all kinds)
   (e) (a) with n_process = 1, 2, ...
 
 (a) and (e) perturb each parser batch with one `apply_batch` call, as `radperturb perturb` does.
@@ -23,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from itertools import islice
@@ -47,6 +50,41 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - start
 
 
+def reperturb_figures(cache_path: Path, pb: int) -> dict[str, float]:
+    """(d): re-perturb every cached parse with all kinds, in a process without spaCy or torch."""
+    cache = ParseCache.load(cache_path)
+    ids = list(cache.keys())
+    cached = [cache.get(key) for key in ids]
+    kinds = list(perturb.PERTURBATIONS)
+    n = len(ids)
+
+    def reperturb(seed: int) -> None:
+        for start in range(0, n, pb):
+            perturb.apply_batch(cached[start : start + pb], kinds, seed=seed, keys=ids[start : start + pb])
+
+    def one_by_one(seed: int) -> None:
+        for key, parsed in zip(ids, cached):
+            perturb.apply_many(parsed, kinds, seed=seed, key=key)
+
+    def collator_style(seed: int) -> None:  # a training step: 64 records, each kind once, one call
+        for start in range(0, n, 64):
+            requests = [
+                perturb.Request(report, kind, key)
+                for report, key in zip(cached[start : start + 64], ids[start : start + 64])
+                for kind in kinds
+            ]
+            perturb.apply_requests(requests, seed=seed)
+
+    res: dict[str, float] = {"perturb_batch": pb}
+    res["d_cached_cold_rps"] = n / timed(lambda: reperturb(1))
+    res["d_cached_warm_rps"] = statistics.median(n / timed(lambda s=s: reperturb(s)) for s in (2, 3, 4))
+    res["d_one_report_per_call_warm_rps"] = statistics.median(n / timed(lambda s=s: one_by_one(s)) for s in (5, 6, 7))
+    res["ratio_d_batch_over_one_by_one"] = res["d_cached_warm_rps"] / res["d_one_report_per_call_warm_rps"]
+    res["d_collator_style_b64_warm_rps"] = statistics.median(n / timed(lambda s=s: collator_style(s)) for s in (8, 9, 10))
+    res["d_process_had_spacy_or_torch"] = float("spacy" in sys.modules or "torch" in sys.modules)
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="reports to use (0 = all)")
@@ -55,7 +93,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64, help="parser batch size")
     ap.add_argument("--perturb-batch", type=int, default=256, help="reports per apply_batch call in (d)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    ap.add_argument("--reperturb", type=Path, default=None, help=argparse.SUPPRESS)  # (d)'s child process
     args = ap.parse_args()
+    if args.reperturb:
+        print(json.dumps(reperturb_figures(args.reperturb, args.perturb_batch)))
+        return
 
     import spacy
     from rich.console import Console
@@ -81,10 +123,7 @@ def main() -> None:
         for start in range(0, n, bs):
             perturb.apply_batch(list(islice(parsed, bs)), kinds, seed=0, keys=ids[start : start + bs])
 
-    def ours() -> None:
-        parse_and_perturb()
-
-    res["a_parse_and_all_kinds_rps"] = n / timed(ours)
+    res["a_parse_and_all_kinds_rps"] = n / timed(parse_and_perturb)
 
     full = spacy.load(parser.nlp.meta["lang"] + "_" + parser.nlp.meta["name"])
     naive_texts = texts[: args.naive_limit]
@@ -103,24 +142,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache_path = Path(tmp) / "parses.jsonl.gz"
         write_parse_cache(cache_path, zip(ids, texts, parser.parse_many(texts, batch_size=bs)))
-        cache = ParseCache.load(cache_path)
-    cached = [cache.get(key) for key in ids]
-
-    pb = args.perturb_batch
-
-    def reperturb(seed: int) -> None:
-        for start in range(0, n, pb):
-            perturb.apply_batch(cached[start : start + pb], kinds, seed=seed, keys=ids[start : start + pb])
-
-    def one_by_one(seed: int) -> None:
-        for key, parsed in zip(ids, cached):
-            perturb.apply_many(parsed, kinds, seed=seed, key=key)
-
-    res["perturb_batch"] = pb
-    res["d_cached_cold_rps"] = n / timed(lambda: reperturb(1))
-    res["d_cached_warm_rps"] = statistics.median(n / timed(lambda s=s: reperturb(s)) for s in (2, 3, 4))
-    res["d_one_report_per_call_warm_rps"] = statistics.median(n / timed(lambda s=s: one_by_one(s)) for s in (5, 6, 7))
-    res["ratio_d_batch_over_one_by_one"] = res["d_cached_warm_rps"] / res["d_one_report_per_call_warm_rps"]
+        # A training worker holds the parse cache, not spaCy: measure (d) in such a process.
+        child = [sys.executable, __file__, "--reperturb", str(cache_path), "--perturb-batch", str(args.perturb_batch)]
+        res.update(json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout))
 
     for n_process in [int(x) for x in args.n_process.split(",")]:
         res[f"e_n_process_{n_process}_rps"] = n / timed(lambda p=n_process: parse_and_perturb(p))

@@ -95,10 +95,13 @@ class Layout:
         if self._table_bytes is None:
             whitespace = self.report.whitespace
             kinds = {w: k for k, w in enumerate(dict.fromkeys(whitespace))}
-            encoded = [(form + w).encode("utf-8", "surrogatepass") for w in kinds for form in self.table]
+            forms = [entry.encode("utf-8", "surrogatepass") for entry in self.table]
+            form_lengths = np.fromiter(map(len, forms), np.intp, len(forms))
+            spaces = [w.encode("utf-8", "surrogatepass") for w in kinds]
+            blob = b"".join(form + space for space in spaces for form in forms)
+            lengths = np.concatenate([form_lengths + len(space) for space in spaces]) if spaces else form_lengths
             shift = np.fromiter((kinds[w] for w in whitespace), np.intp, self.n) * (2 * self.n) + self.capital_offset
-            lengths = np.fromiter(map(len, encoded), np.intp, len(encoded))
-            self._table_bytes = (b"".join(encoded), lengths, shift)
+            self._table_bytes = (blob, lengths, shift)
         return self._table_bytes
 
     def groups(self, scope: str) -> tuple[tuple[int, ...], ...]:
