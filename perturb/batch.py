@@ -77,19 +77,18 @@ def _attempt(
     edit = spec.batch(pack, stream_words(seed, spec.name, np.asarray(draws), keys, attempt), scope)
     made, rewrites = _replacements(pack, edit.replacements) if edit.replacements is not None else ([], [])
     texts = pack.render(edit.source_index, rewrites)
-    local = edit.source_index - np.repeat(pack.starts, pack.sizes)
-    bounds = np.append(pack.starts, pack.n_tokens).tolist()
+    local = edit.source_index - pack.token_starts
+    bounds = pack.bounds
     name = spec.name
     results: list[PerturbationResult | None] = [
-        PerturbationResult(name, text, True, local[a:b], (), draw, report)
-        for text, a, b, draw, report in zip(texts, bounds, bounds[1:], draws, pack.reports)
+        PerturbationResult(name, text, True, local[a:b], (), draw, report) if text != original else None
+        for text, original, a, b, draw, report in zip(
+            texts, pack.original_texts, bounds, bounds[1:], draws, pack.reports
+        )
     ]
-    for r, reps in enumerate(made):
-        if reps:
-            results[r].replacements = reps
-    for r, (layout, text) in enumerate(zip(pack.layouts, texts)):
-        if text == layout.text:
-            results[r] = None
+    for result, reps in zip(results, made):
+        if reps and result is not None:
+            result.replacements = reps
     cannot = edit.applicable is not None and not edit.applicable.all()
     for r in np.flatnonzero(~edit.applicable).tolist() if cannot else []:
         results[r] = _not_applicable(pack.layouts[r], name, draws[r])
@@ -102,8 +101,8 @@ def _run_kind(
     """`spec` on every report of `pack` (report r keyed `keys.ints[r]`, draw `draws[r]`), redrawing
     — in batch, as `apply` does one by one — where an attempt reproduced the original."""
     results = _attempt(spec, pack, keys, draws, seed, scope, 0)
+    again = [r for r, result in enumerate(results) if result is None]
     for attempt in range(1, 1 if spec.deterministic else MAX_REDRAWS):
-        again = [r for r, result in enumerate(results) if result is None]
         if not again:
             break
         retry = _attempt(
@@ -112,10 +111,10 @@ def _run_kind(
         )
         for r, result in zip(again, retry):
             results[r] = result
-    return [
-        result if result is not None else _not_applicable(layout, spec.name, draw)
-        for result, layout, draw in zip(results, pack.layouts, draws)
-    ]
+        again = [r for r in again if results[r] is None]
+    for r in again:  # no attempt differed from the original
+        results[r] = _not_applicable(pack.layouts[r], spec.name, draws[r])
+    return results  # type: ignore[return-value]  (every None was replaced)
 
 
 def _remember_deterministic(

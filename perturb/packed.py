@@ -31,7 +31,10 @@ def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
 class Pack:
     """Reports end to end: `starts[r]` is the first global token position of report r."""
 
-    __slots__ = ("reports", "layouts", "starts", "sizes", "n_tokens", "_rows", "_units", "_render", "_memo")
+    __slots__ = (
+        "reports", "layouts", "starts", "sizes", "n_tokens", "_rows", "_units", "_render", "_memo",
+        "_token_starts", "_bounds", "_texts",
+    )
 
     def __init__(self, reports: Sequence[ParsedReport]) -> None:
         self.reports = tuple(reports)
@@ -47,9 +50,32 @@ class Pack:
         self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
         self._render: tuple[np.ndarray, ...] | None = None
         self._memo: dict[object, object] = {}
+        self._token_starts: np.ndarray | None = None
+        self._bounds: list[int] | None = None
+        self._texts: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.reports)
+
+    @property
+    def token_starts(self) -> np.ndarray:
+        """For each global position, the first global position of its report."""
+        if self._token_starts is None:
+            self._token_starts = np.repeat(self.starts, self.sizes)
+        return self._token_starts
+
+    @property
+    def bounds(self) -> list[int]:
+        """Report r's tokens are global positions `bounds[r]` to `bounds[r + 1]`."""
+        if self._bounds is None:
+            self._bounds = np.append(self.starts, self.n_tokens).tolist()
+        return self._bounds
+
+    @property
+    def original_texts(self) -> tuple[str, ...]:
+        if self._texts is None:
+            self._texts = tuple(layout.text for layout in self.layouts)
+        return self._texts
 
     @property
     def identity(self) -> np.ndarray:
