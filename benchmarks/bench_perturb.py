@@ -7,8 +7,8 @@ baselines measured in the same run:
   (c) bare `nlp.pipe` with our components  (the parse alone: the ceiling for (a))
   (d) re-perturbing cached ParsedReports   (what a training worker does each step: `apply_batch`
                                             over batches of --perturb-batch reports; cold = first
-                                            touch of each report, warm = median of three later
-                                            epochs), the same with one `apply_many` call per
+                                            touch of each report, warm = median and best of five
+                                            later epochs), the same with one `apply_many` call per
                                             report as the in-run baseline, and as the collator
                                             does it (`apply_requests`, 64 records × all kinds)
   (e) (a) with n_process = 1, 2, ...
@@ -77,10 +77,12 @@ def reperturb_figures(cache_path: Path, pb: int) -> dict[str, float]:
 
     res: dict[str, float] = {"perturb_batch": pb}
     res["d_cached_cold_rps"] = n / timed(lambda: reperturb(1))
-    res["d_cached_warm_rps"] = statistics.median(n / timed(lambda s=s: reperturb(s)) for s in (2, 3, 4))
-    res["d_one_report_per_call_warm_rps"] = statistics.median(n / timed(lambda s=s: one_by_one(s)) for s in (5, 6, 7))
+    warm = [n / timed(lambda s=s: reperturb(s)) for s in range(2, 7)]
+    res["d_cached_warm_rps"] = statistics.median(warm)
+    res["d_cached_warm_best_epoch_rps"] = max(warm)
+    res["d_one_report_per_call_warm_rps"] = statistics.median(n / timed(lambda s=s: one_by_one(s)) for s in (7, 8, 9))
     res["ratio_d_batch_over_one_by_one"] = res["d_cached_warm_rps"] / res["d_one_report_per_call_warm_rps"]
-    res["d_collator_style_b64_warm_rps"] = statistics.median(n / timed(lambda s=s: collator_style(s)) for s in (8, 9, 10))
+    res["d_collator_style_b64_warm_rps"] = statistics.median(n / timed(lambda s=s: collator_style(s)) for s in (10, 11, 12))
     res["d_process_had_spacy_or_torch"] = float("spacy" in sys.modules or "torch" in sys.modules)
     return res
 
