@@ -7,12 +7,12 @@ arrays prepared here: which positions are words, their sentences and POS codes (
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from perturb.casing import CaseForms, case_forms
+from perturb.memo import Memo
 from perturb.registry import PosClass
 from perturb.units import WORD_ROWS, Units, pos_code
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 #: Coarse POS tags whose tokens never move: words move, punctuation and whitespace stay.
 FIXED_POS = frozenset({"PUNCT", "SPACE"})
 SCOPES = ("report", "sentence")
-T = TypeVar("T")
 _ZERO = np.zeros(1, dtype=np.int64)
 
 
@@ -31,7 +30,7 @@ def is_word(token: str, pos: str) -> bool:
     return pos not in FIXED_POS and (token.isalnum() or any(ch.isalnum() for ch in token))
 
 
-class Layout:
+class Layout(Memo):
     """Index structures of one report.
 
     - `words`: positions of movable words; `sentences`: those positions per sentence;
@@ -126,23 +125,6 @@ class Layout:
             owner = np.zeros(rows.shape[1], dtype=np.int64)
             hit = self._units[key] = Units(rows, owner, _ZERO, _ZERO, len(self.sentences), scope, classes)
         return hit
-
-    def memo(self, key: object, factory: Callable[[], T]) -> T:
-        """Per-report cache for what a perturbation derives from the report alone, so that
-        repeated draws (every training step) pay for it once."""
-        try:
-            return self._memo[key]  # type: ignore[return-value]
-        except KeyError:
-            value = self._memo[key] = factory()
-            return value
-
-    def remembers(self, key: object) -> bool:
-        """Whether `memo` holds `key`."""
-        return key in self._memo
-
-    def remember(self, key: object, value: object) -> None:
-        """Store what `memo(key, ...)` will return (for values computed for many reports at once)."""
-        self._memo[key] = value
 
     def class_groups(self, pos_class: PosClass, scope: str) -> tuple[tuple[int, ...], ...]:
         """Word positions of one POS class per unit, as tuples (for readable user code)."""

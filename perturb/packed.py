@@ -8,27 +8,20 @@ is packed alone (the per-report `apply`) or with thousands of others (`apply_bat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 
 from perturb.layout import SCOPES, Layout
 from perturb.parsed import ParsedReport
+from perturb.memo import Memo
 from perturb.registry import PosClass
-from perturb.units import WORD_ROWS, Units
+from perturb.units import WORD_ROWS, Units, exclusive_cumsum
 
-T = TypeVar("T")
 _FIRST = np.zeros(1, dtype=np.int64)
 
 
-def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(counts), dtype=np.int64)
-    np.cumsum(counts[:-1], out=out[1:])
-    return out
-
-
-class Pack:
+class Pack(Memo):
     """Reports end to end: `starts[r]` is the first global token position of report r."""
 
     __slots__ = (
@@ -44,7 +37,7 @@ class Pack:
             self.sizes, self.starts = np.array([self.n_tokens]), _FIRST
         else:
             self.sizes = np.fromiter((layout.n for layout in self.layouts), np.int64, len(self.layouts))
-            self.starts = _exclusive_cumsum(self.sizes)
+            self.starts = exclusive_cumsum(self.sizes)
             self.n_tokens = int(self.sizes.sum())
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
         self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
@@ -82,15 +75,6 @@ class Pack:
         """Every token from its own position: the edit that changes nothing (a fresh array)."""
         return np.arange(self.n_tokens, dtype=np.intp)
 
-    def memo(self, key: object, factory: Callable[[], T]) -> T:
-        """Per-pack cache for what a kernel derives from the reports alone (`Layout.memo` for
-        many reports), so that the kinds of one call share it."""
-        try:
-            return self._memo[key]  # type: ignore[return-value]
-        except KeyError:
-            value = self._memo[key] = factory()
-            return value
-
     def units(self, scope: str, classes: PosClass | tuple[PosClass, ...] | None = None) -> Units:
         """`Layout.units` of every report, in one index space (cached)."""
         if isinstance(classes, PosClass):
@@ -113,7 +97,7 @@ class Pack:
             sentences = np.fromiter((len(layout.sentences) for layout in self.layouts), np.int64, count)
             rows = np.concatenate([np.zeros((WORD_ROWS, 0), np.int64), *(layout.word_rows for layout in self.layouts)], axis=1)
             owner = np.repeat(np.arange(count, dtype=np.int64), words)
-            self._rows = (rows, owner, _exclusive_cumsum(sentences), int(sentences.sum()))
+            self._rows = (rows, owner, exclusive_cumsum(sentences), int(sentences.sum()))
         return self._rows
 
     def render(self, source_index: np.ndarray, rewrites: Sequence[tuple[int, bytes]] = ()) -> list[str]:
@@ -124,18 +108,18 @@ class Pack:
         if self._render is None:
             blobs = [layout.table_bytes for layout in self.layouts]
             lengths = np.concatenate([n for _, n, _ in blobs]) if blobs else np.zeros(0, np.int64)
-            entries_before = _exclusive_cumsum(np.fromiter((len(n) for _, n, _ in blobs), np.int64, len(blobs)))
+            entries_before = exclusive_cumsum(np.fromiter((len(n) for _, n, _ in blobs), np.int64, len(blobs)))
             shift = (np.concatenate([s for _, _, s in blobs]) if blobs else np.zeros(0, np.int64)) + np.repeat(
                 entries_before - self.starts, self.sizes
             )
             table = b"".join(blob for blob, _, _ in blobs)
-            self._render = (table, _exclusive_cumsum(lengths), lengths, shift)
+            self._render = (table, exclusive_cumsum(lengths), lengths, shift)
         table, entry_start, lengths, shift = self._render
         entries = source_index + shift
         if rewrites:
             added = np.fromiter((len(b) for _, b in rewrites), np.int64, len(rewrites))
             entries[np.fromiter((g for g, _ in rewrites), np.int64, len(rewrites))] = len(lengths) + np.arange(len(rewrites))
-            entry_start = np.append(entry_start, len(table) + _exclusive_cumsum(added))
+            entry_start = np.append(entry_start, len(table) + exclusive_cumsum(added))
             lengths = np.append(lengths, added)
             table = table + b"".join(b for _, b in rewrites)
         piece_lengths = lengths.take(entries)

@@ -8,16 +8,14 @@ result alone or packed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
-from typing import TypeVar
 
 import numpy as np
 
 from perturb.noise import TRIGRAM_COUNTERS, counter_steps
+from perturb.memo import Memo
 from perturb.registry import PosClass
 
-T = TypeVar("T")
 
 #: Rows of a report's per-word matrix: token position, sentence index (among sentences with
 #: words), index among the report's words (what a word's random noise is keyed on), the code of
@@ -46,7 +44,8 @@ def _class_of_code(classes: tuple[PosClass, ...], n_codes: int) -> np.ndarray:
     return np.array([next((k for k, c in enumerate(classes) if tag in c), -1) for tag in tags], dtype=np.int64)
 
 
-def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
+def exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
+    """Where each count's run starts when the counts are laid end to end."""
     out = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=out[1:])
     return out
@@ -60,7 +59,7 @@ def stable_order(keys: np.ndarray, bound: int) -> np.ndarray:
     return keys.argsort(kind="stable")
 
 
-class Units:
+class Units(Memo):
     """Per word, grouped by unit and in position order within each: `positions` (token index),
     `unit` (the report, sentence or POS class within either that it moves within), `owner` (its
     report) and `counter` (its index among its report's words: its noise key); on first use,
@@ -99,15 +98,6 @@ class Units:
         self.unit, self.counter = unit.astype(np.uint64), counter.astype(np.uint64)
         self._memo: dict[object, object] = {}
 
-    def memo(self, key: object, factory: Callable[[], T]) -> T:
-        """Cache for what a kernel derives from these units alone: a report's units are reused by
-        every draw, so this is paid once per report (or once per pack)."""
-        try:
-            return self._memo[key]  # type: ignore[return-value]
-        except KeyError:
-            value = self._memo[key] = factory()
-            return value
-
     @property
     def steps(self) -> np.ndarray:
         """Each word's place in its report's noise sequence (`perturb.noise.counter_steps`)."""
@@ -143,7 +133,7 @@ class Units:
 
     @property
     def rank(self) -> np.ndarray:
-        return self.memo("rank", lambda: np.arange(len(self._units)) - _exclusive_cumsum(self._counts())[self._units])
+        return self.memo("rank", lambda: np.arange(len(self._units)) - exclusive_cumsum(self._counts())[self._units])
 
     @property
     def offset(self) -> np.ndarray:
@@ -152,13 +142,13 @@ class Units:
     def _trigrams(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
             per_unit = (self._counts() + 2) // 3
-            chunk = (_exclusive_cumsum(per_unit)[self._units] + self.rank // 3).astype(np.uint64)
+            chunk = (exclusive_cumsum(per_unit)[self._units] + self.rank // 3).astype(np.uint64)
             n_chunks = int(per_unit.sum())
             chunk_owner = self.owner[self.offset == 0]  # a trigram's first word, in trigram order
             order = stable_order(chunk_owner, self.n_reports)
             per_owner = np.bincount(chunk_owner, minlength=self.n_reports)
             counter = np.empty(n_chunks, dtype=np.int64)
-            counter[order] = np.arange(n_chunks) - _exclusive_cumsum(per_owner)[chunk_owner[order]]
+            counter[order] = np.arange(n_chunks) - exclusive_cumsum(per_owner)[chunk_owner[order]]
             chunk_unit = np.repeat(np.arange(self.n_units, dtype=np.uint64), per_unit)
             return chunk, chunk_unit, chunk_owner, counter.astype(np.uint64), n_chunks
 
