@@ -117,27 +117,31 @@ def _run_kind(
     return results  # type: ignore[return-value]  (every None was replaced)
 
 
-def _remember_deterministic(
-    spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, seed: int, scope: str
-) -> None:
-    """Compute, in one batch, the result of a deterministic kind for the reports that `apply` has
-    not remembered yet, and remember it where `apply` looks (the same for every seed and draw)."""
+def _run_deterministic(
+    spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, draws: list[int], seed: int,
+    scope: str,
+) -> list[PerturbationResult]:
+    """A deterministic kernel: its result is the same for every seed and draw, so each report's is
+    remembered where `apply` looks for it; the reports without one are computed in one batch."""
     memo_key = deterministic_memo_key(spec, scope)
-    missing = [r for r, report in enumerate(reports) if not report.layout.remembers(memo_key)]
+    layouts = [report.layout for report in reports]
+    missing = [r for r, layout in enumerate(layouts) if not layout.remembers(memo_key)]
     if missing:
         done = _run_kind(spec, Pack([reports[r] for r in missing]), keys.take(missing), [0] * len(missing), seed, scope)
         for r, result in zip(missing, done):
-            reports[r].layout.remember(memo_key, result)
+            layouts[r].remember(memo_key, result)
+    remembered = [layout.recall(memo_key) for layout in layouts]
+    return [result if result.draw == draw else result.with_draw(draw) for result, draw in zip(remembered, draws)]
 
 
 def _run(
     spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, draws: list[int], seed: int,
     scope: str, pack: Pack | None = None,
 ) -> list[PerturbationResult]:
-    if spec.deterministic and spec.batch is not None:
-        _remember_deterministic(spec, reports, keys, seed, scope)
-    if spec.batch is None or spec.deterministic:  # now a memo hit for every deterministic kernel
+    if spec.batch is None:
         return [_apply(r, spec, seed, k, d, scope) for r, k, d in zip(reports, keys.ints, draws)]
+    if spec.deterministic:
+        return _run_deterministic(spec, reports, keys, draws, seed, scope)
     out: list[PerturbationResult] = []
     for start in range(0, len(reports), PACK_SIZE):
         part = slice(start, start + PACK_SIZE)

@@ -26,6 +26,10 @@ class Memo:
             value = self._memo[key] = factory()
             return value
 
+    def recall(self, key: object) -> object:
+        """What `memo` holds under `key` (a `KeyError` if nothing)."""
+        return self._memo[key]
+
     def remembers(self, key: object) -> bool:
         """Whether `memo` holds `key`."""
         return key in self._memo
