@@ -6,8 +6,6 @@ Importing this package and perturbing `ParsedReport`s needs neither spaCy nor to
 
 from perturb import kinds as _kinds  # noqa: F401  (registers the nine perturbations)
 from perturb.apply import apply, apply_many
-from perturb.rendering import render
-from perturb.result import PerturbationResult, Replacement
 from perturb.batch import Request, apply_batch, apply_requests
 from perturb.layout import SCOPES, Layout
 from perturb.parsed import ParsedReport
@@ -21,6 +19,8 @@ from perturb.registry import (
     register,
     resolve_kinds,
 )
+from perturb.rendering import render
+from perturb.result import PerturbationResult, Replacement
 
 __version__ = "0.1.0"
 

@@ -17,11 +17,11 @@ from typing import NamedTuple
 import numpy as np
 
 from perturb.apply import MAX_REDRAWS, _apply, _check_scope, _not_applicable, deterministic_memo_key
-from perturb.rendering import replacement_form
-from perturb.result import PerturbationResult, Replacement
 from perturb.packed import Pack
 from perturb.parsed import ParsedReport
 from perturb.registry import PerturbationSpec, get, resolve_kinds
+from perturb.rendering import replacement_form
+from perturb.result import PerturbationResult, Replacement
 from perturb.seeding import KeyHashes, key_hash, stream_words
 
 #: Reports per pack: bounds memory and keeps unit ids within `perturb.noise.MAX_UNITS`.

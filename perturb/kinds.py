@@ -15,11 +15,11 @@ import numpy as np
 
 from perturb.antonyms import antonym_of
 from perturb.kernels import PackedEdit, register_kernel
-from perturb.units import Units
 from perturb.noise import counter_steps, noise, order_within
 from perturb.packed import Pack
 from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
+from perturb.units import Units
 
 NOUNS = PosClass(frozenset({"NOUN", "PROPN"}))
 ADJECTIVES = PosClass(frozenset({"ADJ"}))
@@ -153,7 +153,9 @@ def _antonym_candidates(report: ParsedReport) -> tuple[list[int], list[str]]:
 
 def _packed_candidates(pack: Pack) -> tuple[np.ndarray, list[int], list[str]]:
     """Every report's antonym candidates end to end: count per report, positions, partners."""
-    per_report = [layout.memo("antonym_candidates", partial(_antonym_candidates, layout.report)) for layout in pack.layouts]
+    per_report = [
+        layout.memo("antonym_candidates", partial(_antonym_candidates, layout.report)) for layout in pack.layouts
+    ]
     counts = np.fromiter((len(p) for p, _ in per_report), np.int64, len(per_report))
     return counts, [i for p, _ in per_report for i in p], [w for _, ws in per_report for w in ws]
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from perturb.layout import SCOPES, Layout
-from perturb.parsed import ParsedReport
 from perturb.memo import Memo
+from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
 from perturb.units import WORD_ROWS, Units, exclusive_cumsum
 
@@ -95,7 +95,8 @@ class Pack(Memo):
             count = len(self.layouts)
             words = np.fromiter((len(layout.words) for layout in self.layouts), np.int64, count)
             sentences = np.fromiter((len(layout.sentences) for layout in self.layouts), np.int64, count)
-            rows = np.concatenate([np.zeros((WORD_ROWS, 0), np.int64), *(layout.word_rows for layout in self.layouts)], axis=1)
+            none = np.zeros((WORD_ROWS, 0), np.int64)  # so that a pack of no reports has rows too
+            rows = np.concatenate([none, *(layout.word_rows for layout in self.layouts)], axis=1)
             owner = np.repeat(np.arange(count, dtype=np.int64), words)
             self._rows = (rows, owner, exclusive_cumsum(sentences), int(sentences.sum()))
         return self._rows
@@ -118,14 +119,15 @@ class Pack(Memo):
         entries = source_index + shift
         if rewrites:
             added = np.fromiter((len(b) for _, b in rewrites), np.int64, len(rewrites))
-            entries[np.fromiter((g for g, _ in rewrites), np.int64, len(rewrites))] = len(lengths) + np.arange(len(rewrites))
+            where = np.fromiter((g for g, _ in rewrites), np.int64, len(rewrites))
+            entries[where] = len(lengths) + np.arange(len(rewrites))
             entry_start = np.append(entry_start, len(table) + exclusive_cumsum(added))
             lengths = np.append(lengths, added)
             table = table + b"".join(b for _, b in rewrites)
         piece_lengths = lengths.take(entries)
         ends = np.zeros(self.n_tokens + 1, dtype=np.int64)
         np.cumsum(piece_lengths, out=ends[1:])
-        narrow = np.int32 if len(table) < 1 << 31 else np.int64  # halves the memory traffic
+        narrow = np.int32 if max(len(table), int(ends[-1])) < 1 << 31 else np.int64  # halves the memory traffic
         index = np.repeat((entry_start.take(entries) - ends[:-1]).astype(narrow), piece_lengths)
         index += np.arange(len(index), dtype=narrow)
         out = np.frombuffer(table, dtype=np.uint8).take(index).tobytes()

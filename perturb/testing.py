@@ -8,10 +8,9 @@ runs every check that applies to a perturbation's spec.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from hypothesis import strategies as st
-
-from collections.abc import Sequence
 
 from perturb.antonyms import antonym_of
 from perturb.apply import apply

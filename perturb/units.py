@@ -12,10 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from perturb.noise import TRIGRAM_COUNTERS, counter_steps
 from perturb.memo import Memo
+from perturb.noise import TRIGRAM_COUNTERS, counter_steps
 from perturb.registry import PosClass
-
 
 #: Rows of a report's per-word matrix: token position, sentence index (among sentences with
 #: words), index among the report's words (what a word's random noise is keyed on), the code of
