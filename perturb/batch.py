@@ -11,18 +11,19 @@ kind take `apply`'s own path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from itertools import compress, count, repeat
+from operator import eq
 from typing import NamedTuple
 
 import numpy as np
 
 from perturb.apply import MAX_REDRAWS, _apply, _check_scope, _not_applicable, deterministic_memo_key
-from perturb.packed import Pack
+from perturb.packed import Pack, Substitute
 from perturb.parsed import ParsedReport
 from perturb.registry import PerturbationSpec, get, resolve_kinds
-from perturb.rendering import replacement_form
-from perturb.result import PerturbationResult, Replacement
-from perturb.seeding import KeyHashes, key_hash, stream_words
+from perturb.result import PerturbationResult
+from perturb.seeding import KeyHashes, key_hash, stream_word_rows, stream_words
 
 #: Reports per pack: bounds memory and keeps unit ids within `perturb.noise.MAX_UNITS`.
 PACK_SIZE = 1024
@@ -37,83 +38,55 @@ class Request(NamedTuple):
     draw: int = 0
 
 
-def _replacement(report: ParsedReport, position: int, word: str) -> tuple[Replacement, bytes]:
-    """A replacement, with its word as rendered at `position`, and the bytes the packed renderer
-    writes there (the word and the position's whitespace)."""
-    form = replacement_form(report, position, word)
-    rendered = (form + report.whitespace[position]).encode("utf-8", "surrogatepass")
-    return Replacement(position, report.tokens[position], form), rendered
-
-
-def _replacements(
-    pack: Pack, replacements: Sequence[Mapping[int, str] | None]
-) -> tuple[list[tuple[Replacement, ...]], list[tuple[int, bytes]]]:
-    """Each report's replacements (by position), and what the renderer writes at each replaced
-    global position. Remembered per report: every draw picks from the same few candidates."""
-    made: list[tuple[Replacement, ...]] = []
-    rewrites: list[tuple[int, bytes]] = []
-    for layout, start, replaced in zip(pack.layouts, pack.starts.tolist(), replacements):
-        if not replaced:
-            made.append(())
-            continue
-        known: dict[tuple[int, str], tuple[Replacement, bytes]] = layout.memo("replacements", dict)
-        entries = []
-        for position in sorted(replaced):
-            key = (position, replaced[position])
-            hit = known.get(key)
-            if hit is None:
-                hit = known[key] = _replacement(layout.report, *key)
-            entries.append(hit)
-            rewrites.append((start + position, hit[1]))
-        made.append(tuple(entry for entry, _ in entries))
-    return made, rewrites
-
-
 def _attempt(
-    spec: PerturbationSpec, pack: Pack, keys: KeyHashes, draws: list[int], seed: int, scope: str, attempt: int
+    spec: PerturbationSpec, pack: Pack, words: np.ndarray, draws: list[int], scope: str
 ) -> list[PerturbationResult | None]:
-    """One attempt of `spec` on every report of `pack`: its result, or None where this attempt
-    reproduced the original (the caller redraws those)."""
-    edit = spec.batch(pack, stream_words(seed, spec.name, np.asarray(draws), keys, attempt), scope)
-    made, rewrites = _replacements(pack, edit.replacements) if edit.replacements is not None else ([], [])
-    texts = pack.render(edit.source_index, rewrites)
-    local = edit.source_index - pack.token_starts
+    """`spec` on every report of `pack`, report r keyed on its stream word `words[r]`: its
+    result, or None where this attempt reproduced the original (the caller redraws those)."""
+    edit = spec.batch(pack, words, scope)
+    substitute = edit.replacements
+    if substitute is not None and not isinstance(substitute, Substitute):
+        substitute = Substitute.of(pack, substitute)
+    texts = pack.render(edit.source_index, substitute)
     bounds = pack.bounds
-    name = spec.name
-    results: list[PerturbationResult | None] = [
-        PerturbationResult(name, text, True, local[a:b], (), draw, report) if text != original else None
-        for text, original, a, b, draw, report in zip(
-            texts, pack.original_texts, bounds, bounds[1:], draws, pack.reports
+    results: list[PerturbationResult | None] = list(
+        map(
+            PerturbationResult, repeat(spec.name), texts, repeat(True), repeat(edit.source_index - pack.token_starts),
+            repeat(()) if substitute is None else substitute.per_report(len(pack)), draws, pack.reports,
+            repeat(None), zip(bounds, bounds[1:]),
         )
-    ]
-    for result, reps in zip(results, made):
-        if reps and result is not None:
-            result.replacements = reps
-    cannot = edit.applicable is not None and not edit.applicable.all()
-    for r in np.flatnonzero(~edit.applicable).tolist() if cannot else []:
-        results[r] = _not_applicable(pack.layouts[r], name, draws[r])
+    )
+    for r in compress(count(), map(eq, texts, pack.original_texts)):
+        results[r] = None
+    if edit.applicable is not None and not edit.applicable.all():
+        for r in np.flatnonzero(~edit.applicable).tolist():
+            results[r] = _not_applicable(pack.layouts[r], spec.name, draws[r])
     return results
 
 
 def _run_kind(
-    spec: PerturbationSpec, pack: Pack, keys: KeyHashes, draws: list[int], seed: int, scope: str
+    spec: PerturbationSpec, pack: Pack, keys: KeyHashes, draws: list[int], seed: int, scope: str,
+    words: np.ndarray | None = None,
 ) -> list[PerturbationResult]:
-    """`spec` on every report of `pack` (report r keyed `keys.ints[r]`, draw `draws[r]`), redrawing
-    — in batch, as `apply` does one by one — where an attempt reproduced the original."""
-    results = _attempt(spec, pack, keys, draws, seed, scope, 0)
+    """`spec` on every report of `pack` (report r keyed `keys.ints[r]`, draw `draws[r]`; `words`:
+    their first stream words, if known). Where the first attempt reproduced the original, every
+    later attempt is made at once — a pack holding each such report once per attempt — and each
+    report takes its first attempt that differs, as `apply` would one attempt after another."""
+    if words is None:
+        words = stream_words(seed, spec.name, np.asarray(draws), keys)[0]
+    results = _attempt(spec, pack, words, draws, scope)
     again = [r for r, result in enumerate(results) if result is None]
-    for attempt in range(1, 1 if spec.deterministic else MAX_REDRAWS):
-        if not again:
-            break
-        retry = _attempt(
-            spec, Pack([pack.reports[r] for r in again]), keys.take(again), [draws[r] for r in again],
-            seed, scope, attempt,
-        )
-        for r, result in zip(again, retry):
-            results[r] = result
-        again = [r for r in again if results[r] is None]
-    for r in again:  # no attempt differed from the original
-        results[r] = _not_applicable(pack.layouts[r], spec.name, draws[r])
+    redraws = 0 if spec.deterministic else MAX_REDRAWS - 1
+    if again and redraws:
+        again_draws = [draws[r] for r in again]
+        later = stream_words(seed, spec.name, np.asarray(again_draws), keys.take(again), range(1, MAX_REDRAWS))
+        redo = Pack([pack.reports[r] for r in again] * redraws)  # attempt-major: attempt 1 of each, then 2, ...
+        redone = _attempt(spec, redo, later.reshape(-1), again_draws * redraws, scope)
+        for j, r in enumerate(again):
+            results[r] = next((result for result in redone[j :: len(again)] if result is not None), None)
+    for r in again:
+        if results[r] is None:  # no attempt differed from the original
+            results[r] = _not_applicable(pack.layouts[r], spec.name, draws[r])
     return results  # type: ignore[return-value]  (every None was replaced)
 
 
@@ -136,8 +109,9 @@ def _run_deterministic(
 
 def _run(
     spec: PerturbationSpec, reports: Sequence[ParsedReport], keys: KeyHashes, draws: list[int], seed: int,
-    scope: str, pack: Pack | None = None,
+    scope: str, pack: Pack | None = None, words: np.ndarray | None = None,
 ) -> list[PerturbationResult]:
+    """`spec` on `reports` (`pack`: them packed, if at hand; `words`: their first stream words)."""
     if spec.batch is None:
         return [_apply(r, spec, seed, k, d, scope) for r, k, d in zip(reports, keys.ints, draws)]
     if spec.deterministic:
@@ -146,7 +120,8 @@ def _run(
     for start in range(0, len(reports), PACK_SIZE):
         part = slice(start, start + PACK_SIZE)
         packed = pack if pack is not None and len(reports) <= PACK_SIZE else Pack(reports[part])
-        out += _run_kind(spec, packed, keys.part(part), draws[part], seed, scope)
+        first = None if words is None else words[part]
+        out += _run_kind(spec, packed, keys.part(part), draws[part], seed, scope, first)
     return out
 
 
@@ -189,9 +164,11 @@ def apply_batch(
     specs = [get(name) for name in resolve_kinds(kinds)]
     hashed = KeyHashes.of([key_hash(r.text if keys is None else keys[i]) for i, r in enumerate(reports)])
     pack = Pack(reports) if len(reports) <= PACK_SIZE else None
+    streams = [(spec, d) for spec in specs for d in range(draws)]
+    random = [(spec.name, d) for spec, d in streams if spec.batch is not None and not spec.deterministic]
+    first_words = dict(zip(random, stream_word_rows(int(seed), random, hashed)))  # every kind's, in one pass
     columns = [
-        _run(spec, reports, hashed, [d] * len(reports), int(seed), scope, pack)
-        for spec in specs
-        for d in range(draws)
+        _run(spec, reports, hashed, [d] * len(reports), int(seed), scope, pack, first_words.get((spec.name, d)))
+        for spec, d in streams
     ]
     return [list(row) for row in zip(*columns)] if columns else [[] for _ in reports]

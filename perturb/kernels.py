@@ -15,18 +15,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from perturb.packed import Pack
+from perturb.packed import Pack, Substitute
 from perturb.parsed import ParsedReport
 from perturb.registry import Edit, PerturbFn, register
 
 
 class PackedEdit(NamedTuple):
     """`source_index[g]`: the global position whose word lands at global position g.
-    `replacements[r]`: report r's word replacements (local positions), or None for none at all.
+    `replacements`: the word replacements, either as a `Substitute` — the candidates chosen in
+    this draw (fast: `Candidates.of` renders each report's candidates once) — or as one mapping
+    per report (local position → new word, or None for none), or None for none at all.
     `applicable[r]`: False where the perturbation cannot apply to report r (None: it applies to all)."""
 
     source_index: np.ndarray
-    replacements: Sequence[Mapping[int, str]] | None = None
+    replacements: Substitute | Sequence[Mapping[int, str] | None] | None = None
     applicable: np.ndarray | None = None
 
 
@@ -41,7 +43,10 @@ def per_report(kernel: Kernel) -> PerturbFn:
         edit = kernel(Pack((report,)), words, scope)
         if edit.applicable is not None and not edit.applicable[0]:
             return None
-        return Edit(edit.source_index, edit.replacements[0] if edit.replacements is not None else {})
+        replaced = edit.replacements
+        if isinstance(replaced, Substitute):
+            return Edit(edit.source_index, replaced.mapping(0))
+        return Edit(edit.source_index, (replaced[0] or {}) if replaced is not None else {})
 
     fn.__name__ = fn.__qualname__ = kernel.__name__
     fn.__doc__ = kernel.__doc__

@@ -9,17 +9,15 @@ The two deterministic kinds ignore the noise; their result is remembered per rep
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from perturb.antonyms import antonym_of
 from perturb.kernels import PackedEdit, register_kernel
 from perturb.noise import counter_steps, noise, order_within
-from perturb.packed import Pack
+from perturb.packed import Candidates, Pack, Substitute
 from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
-from perturb.units import Units
+from perturb.units import Units, exclusive_cumsum
 
 NOUNS = PosClass(frozenset({"NOUN", "PROPN"}))
 ADJECTIVES = PosClass(frozenset({"ADJ"}))
@@ -140,24 +138,22 @@ def shuffle_nouns_verbs_adj(pack: Pack, words: np.ndarray, scope: str) -> Packed
     return _shuffle_classes(pack, words, scope, (NOUNS, VERBS, ADJECTIVES))
 
 
-def _antonym_candidates(report: ParsedReport) -> tuple[list[int], list[str]]:
+def _antonym_candidates(report: ParsedReport) -> list[tuple[int, str]]:
     """Adjective positions with a lexicon partner, and the partners."""
     tokens = report.tokens
-    pairs = [
+    return [
         (i, partner)
         for i in report.layout.units("report", ADJECTIVES).positions.tolist()
         if (partner := antonym_of(tokens[i].lower())) is not None
     ]
-    return [i for i, _ in pairs], [p for _, p in pairs]
 
 
-def _packed_candidates(pack: Pack) -> tuple[np.ndarray, list[int], list[str]]:
-    """Every report's antonym candidates end to end: count per report, positions, partners."""
-    per_report = [
-        layout.memo("antonym_candidates", partial(_antonym_candidates, layout.report)) for layout in pack.layouts
-    ]
-    counts = np.fromiter((len(p) for p, _ in per_report), np.int64, len(per_report))
-    return counts, [i for p, _ in per_report for i in p], [w for _, ws in per_report for w in ws]
+def _candidate_noise_steps(candidates: Candidates, n_reports: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per report its candidate count and first candidate; per candidate its noise step (its
+    index among its report's candidates)."""
+    counts = np.bincount(candidates.owner, minlength=n_reports)
+    starts = exclusive_cumsum(counts)
+    return counts, starts, counter_steps(np.arange(len(candidates.owner)) - starts[candidates.owner])
 
 
 @register_kernel(
@@ -170,13 +166,13 @@ def _packed_candidates(pack: Pack) -> tuple[np.ndarray, list[int], list[str]]:
 def replace_adjectives_with_antonyms(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
     """Each candidate is replaced with probability ½; a report where none was picked gets the
     candidate with the largest noise instead."""
-    counts, positions, partners = pack.memo("antonym_candidates", lambda: _packed_candidates(pack))
+    candidates = Candidates.of(pack, _antonym_candidates)
+    counts, starts, steps = candidates.memo("noise_steps", lambda: _candidate_noise_steps(candidates, len(pack)))
+    owner = candidates.owner
     applicable = counts > 0
-    replacements: list[dict[int, str] | None] = [None] * len(pack)
-    if positions:
-        owner = np.repeat(np.arange(len(pack)), counts)
-        starts = np.cumsum(counts) - counts
-        values = noise(words, owner, counter_steps(np.arange(len(owner)) - starts[owner]))
+    chosen = np.zeros(len(owner), dtype=bool)
+    if len(owner):
+        values = noise(words, owner, steps)
         chosen = (values >> np.uint64(63)).astype(bool)
         segments = starts[applicable]
         fallback = np.zeros(len(pack), dtype=bool)
@@ -184,9 +180,4 @@ def replace_adjectives_with_antonyms(pack: Pack, words: np.ndarray, scope: str) 
         top = np.zeros(len(pack), dtype=np.uint64)
         top[applicable] = np.maximum.reduceat(values, segments)
         chosen |= fallback[owner] & (values == top[owner])
-        for k, r in zip(np.flatnonzero(chosen).tolist(), owner[chosen].tolist()):
-            replaced = replacements[r]
-            if replaced is None:
-                replaced = replacements[r] = {}
-            replaced[positions[k]] = partners[k]
-    return PackedEdit(pack.identity, replacements, applicable)
+    return PackedEdit(pack.identity, Substitute(candidates, chosen), applicable)

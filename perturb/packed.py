@@ -8,7 +8,9 @@ is packed alone (the per-report `apply`) or with thousands of others (`apply_bat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,9 +18,92 @@ from perturb.layout import SCOPES, Layout
 from perturb.memo import Memo
 from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
+from perturb.rendering import replacement_form
+from perturb.result import Replacement
 from perturb.units import WORD_ROWS, Units, exclusive_cumsum
 
 _FIRST = np.zeros(1, dtype=np.int64)
+#: A report's candidate replacements: (position, new word) pairs in position order.
+FindCandidates = Callable[[ParsedReport], Sequence[tuple[int, str]]]
+
+
+class _ReportCandidates(NamedTuple):
+    """One report's candidates: local positions, new words, `Replacement`s (each word as rendered
+    at its position) and the bytes the renderer writes there (that and the position's whitespace)."""
+
+    positions: list[int]
+    words: list[str]
+    replacements: list[Replacement]
+    pieces: list[bytes]
+
+    @classmethod
+    def of(cls, report: ParsedReport, pairs: Sequence[tuple[int, str]]) -> _ReportCandidates:
+        forms = [replacement_form(report, position, word) for position, word in pairs]
+        positions = [position for position, _ in pairs]
+        return cls(
+            positions,
+            [word for _, word in pairs],
+            [Replacement(i, report.tokens[i], form) for i, form in zip(positions, forms)],
+            [(form + report.whitespace[i]).encode("utf-8", "surrogatepass") for i, form in zip(positions, forms)],
+        )
+
+
+class Candidates(Memo):
+    """Word replacements a kernel may make in a pack, in global position order: candidate k puts
+    `words[k]` at global position `positions[k]` (`local[k]` in its report) of report `owner[k]`;
+    `replacements[k]` says so as the result reports it and `pieces[k]` is what the renderer writes
+    there. A draw picks some with a boolean mask (`Substitute`)."""
+
+    __slots__ = ("positions", "local", "owner", "words", "replacements", "pieces", "_memo")
+
+    def __init__(self, pack: Pack, parts: Sequence[_ReportCandidates]) -> None:
+        counts = np.fromiter((len(part.positions) for part in parts), np.int64, len(parts))
+        self.local = [i for part in parts for i in part.positions]
+        self.owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
+        self.positions = np.fromiter(self.local, np.int64, len(self.local)) + pack.starts[self.owner]
+        self.words = [w for part in parts for w in part.words]
+        self.replacements = [r for part in parts for r in part.replacements]
+        self.pieces = [b for part in parts for b in part.pieces]
+        self._memo: dict[object, object] = {}
+
+    @classmethod
+    def of(cls, pack: Pack, find: FindCandidates) -> Candidates:
+        """`find` on every report of `pack`; per report remembered on its layout, since every draw
+        of every pack it is in picks among the same candidates."""
+
+        def per_report(layout: Layout) -> _ReportCandidates:
+            return layout.memo(("candidates", find), lambda: _ReportCandidates.of(layout.report, find(layout.report)))
+
+        return pack.memo(("candidates", find), lambda: cls(pack, [per_report(layout) for layout in pack.layouts]))
+
+
+class Substitute(NamedTuple):
+    """The candidates a draw replaces: `chosen[k]` for candidate k."""
+
+    candidates: Candidates
+    chosen: np.ndarray
+
+    @classmethod
+    def of(cls, pack: Pack, replacements: Sequence[Mapping[int, str] | None]) -> Substitute:
+        """Per-report mappings (local position → new word) as candidates that are all chosen."""
+        parts = [
+            _ReportCandidates.of(layout.report, sorted((replaced or {}).items()))
+            for layout, replaced in zip(pack.layouts, replacements)
+        ]
+        candidates = Candidates(pack, parts)
+        return cls(candidates, np.ones(len(candidates.words), dtype=bool))
+
+    def per_report(self, n_reports: int) -> list[tuple[Replacement, ...]]:
+        """The chosen candidates' `Replacement`s, report by report."""
+        picked = np.flatnonzero(self.chosen)
+        ends = np.cumsum(np.bincount(self.candidates.owner[picked], minlength=n_reports)).tolist()
+        made = [self.candidates.replacements[k] for k in picked.tolist()]
+        return [tuple(made[a:b]) for a, b in zip([0, *ends], ends)]
+
+    def mapping(self, report: int) -> dict[int, str]:
+        """Report `report`'s chosen replacements as local position → new word."""
+        picked = np.flatnonzero(self.chosen & (self.candidates.owner == report)).tolist()
+        return {self.candidates.local[k]: self.candidates.words[k] for k in picked}
 
 
 class Pack(Memo):
@@ -101,11 +186,9 @@ class Pack(Memo):
             self._rows = (rows, owner, exclusive_cumsum(sentences), int(sentences.sum()))
         return self._rows
 
-    def render(self, source_index: np.ndarray, rewrites: Sequence[tuple[int, bytes]] = ()) -> list[str]:
-        """Every report's text from one gather of bytes: position g gets the word from
-        `source_index[g]` in g's case, then g's own whitespace (`Layout.table_bytes`), except
-        that each (g, bytes) of `rewrites` (replaced words) writes those bytes at g instead:
-        they are appended to the table for this call."""
+    def _table(self) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+        """Every report's `Layout.table_bytes` end to end: the bytes, each entry's start and length,
+        and each global position's shift (`source_index + shift` is the entry to write there)."""
         if self._render is None:
             blobs = [layout.table_bytes for layout in self.layouts]
             lengths = np.concatenate([n for _, n, _ in blobs]) if blobs else np.zeros(0, np.int64)
@@ -115,15 +198,33 @@ class Pack(Memo):
             )
             table = b"".join(blob for blob, _, _ in blobs)
             self._render = (table, exclusive_cumsum(lengths), lengths, shift)
-        table, entry_start, lengths, shift = self._render
+        return self._render
+
+    def _table_with(self, candidates: Candidates) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """The table with every candidate's piece appended after the reports' entries."""
+
+        def extend() -> tuple[bytes, np.ndarray, np.ndarray]:
+            table, entry_start, lengths, _ = self._table()
+            added = np.fromiter(map(len, candidates.pieces), np.int64, len(candidates.pieces))
+            return (
+                table + b"".join(candidates.pieces),
+                np.append(entry_start, len(table) + exclusive_cumsum(added)),
+                np.append(lengths, added),
+            )
+
+        return candidates.memo("table", extend)
+
+    def render(self, source_index: np.ndarray, substitute: Substitute | None = None) -> list[str]:
+        """Every report's text from one gather of bytes: position g gets the word from
+        `source_index[g]` in g's case, then g's own whitespace (`Layout.table_bytes`), except
+        where `substitute` puts a chosen candidate's piece instead."""
+        table, entry_start, lengths, shift = self._table()
         entries = source_index + shift
-        if rewrites:
-            added = np.fromiter((len(b) for _, b in rewrites), np.int64, len(rewrites))
-            where = np.fromiter((g for g, _ in rewrites), np.int64, len(rewrites))
-            entries[where] = len(lengths) + np.arange(len(rewrites))
-            entry_start = np.append(entry_start, len(table) + exclusive_cumsum(added))
-            lengths = np.append(lengths, added)
-            table = table + b"".join(b for _, b in rewrites)
+        if substitute is not None and substitute[1].any():
+            candidates, chosen = substitute
+            table, entry_start, lengths = self._table_with(candidates)
+            picked = np.flatnonzero(chosen)
+            entries[candidates.positions[picked]] = len(lengths) - len(chosen) + picked
         piece_lengths = lengths.take(entries)
         ends = np.zeros(self.n_tokens + 1, dtype=np.int64)
         np.cumsum(piece_lengths, out=ends[1:])
@@ -132,4 +233,7 @@ class Pack(Memo):
         index += np.arange(len(index), dtype=narrow)
         out = np.frombuffer(table, dtype=np.uint8).take(index).tobytes()
         bounds = ends[np.append(self.starts, self.n_tokens)].tolist()
-        return [out[a:b].decode("utf-8", "surrogatepass") for a, b in zip(bounds, bounds[1:])]
+        if out.isascii():  # then byte offsets are character offsets: decode once
+            text = out.decode("ascii")
+            return [text[a:b] for a, b in pairwise(bounds)]
+        return [out[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(bounds)]

@@ -1,7 +1,8 @@
 """`PerturbationResult`: one negative, with its provenance.
 
-Training reads only `text`, so a result made in a batch keeps its source indices as an array view
-and renders its tokens on first access; results compare equal by what they say, however made.
+Training reads only `text`, so a result made in a batch keeps its source indices as a span of the
+batch's array and renders its tokens on first access; results compare equal by what they say,
+however made.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class PerturbationResult:
     `source_index[i]`: the input position whose word is at output position i; `tokens`: the
     output tokens; `replacements`: words replaced (position, old, new as rendered)."""
 
-    __slots__ = ("kind", "text", "applicable", "replacements", "draw", "_report", "_source", "_tokens")
+    __slots__ = ("kind", "text", "applicable", "replacements", "draw", "_report", "_source", "_span", "_tokens")
 
     def __init__(
         self,
@@ -39,7 +40,9 @@ class PerturbationResult:
         draw: int,
         report: ParsedReport,
         tokens: tuple[str, ...] | None = None,
+        span: tuple[int, int] | None = None,
     ) -> None:
+        """`span`: where in `source_index` (a batch's array) this result's indices lie."""
         # Positional arguments and plain assignments: a training batch makes thousands of these.
         self.kind = kind
         self.text = text
@@ -48,12 +51,16 @@ class PerturbationResult:
         self.draw = draw
         self._report = report
         self._source = source_index
+        self._span = span
         self._tokens = tokens
 
     @property
     def source_index(self) -> tuple[int, ...]:
         if not isinstance(self._source, tuple):
-            self._source = tuple(np.asarray(self._source).tolist())
+            source = np.asarray(self._source)
+            if self._span is not None:
+                source = source[self._span[0] : self._span[1]]
+            self._source = tuple(source.tolist())
         return self._source
 
     @property
@@ -76,7 +83,7 @@ class PerturbationResult:
     def with_draw(self, draw: int) -> "PerturbationResult":
         """The same negative under another draw index (deterministic kinds)."""
         return PerturbationResult(
-            self.kind, self.text, self.applicable, self._source, self.replacements, draw, self._report, self._tokens
+            self.kind, self.text, self.applicable, self.source_index, self.replacements, draw, self._report, self._tokens
         )
 
     def _key(self) -> tuple[object, ...]:

@@ -114,26 +114,50 @@ def _step(lo: np.ndarray, hi: np.ndarray, inc_lo: np.ndarray, inc_hi: np.ndarray
     return new_lo, new_hi
 
 
-def stream_words(seed: int, kind: str, draws: np.ndarray, keys: KeyHashes, attempt: int = 0) -> np.ndarray:
-    """For each i, word number `attempt` (from 0) of `stream(seed, keys.ints[i], kind, draws[i])`
-    — what its `bit_generator.random_raw()` returns on call `attempt` — for all i at once: PCG64
-    steps and the XSL-RR output, in numpy."""
-    draws = np.asarray(draws)
-    n = len(keys.ints)
-    bases = {int(d): _stream_base(int(seed), kind, int(d)) for d in np.unique(draws)}
-    if len(bases) == 1:
-        ((base, inc),) = bases.values()
-        base_lo, base_hi = np.uint64(base & _MASK64), np.uint64(base >> 64)
-        inc_lo, inc_hi = np.uint64(inc & _MASK64), np.uint64(inc >> 64)
-    else:
-        pairs = [bases[d] for d in draws.tolist()]
-        base_lo = np.fromiter((b & _MASK64 for b, _ in pairs), np.uint64, n)
-        base_hi = np.fromiter((b >> 64 for b, _ in pairs), np.uint64, n)
-        inc_lo = np.fromiter((i & _MASK64 for _, i in pairs), np.uint64, n)
-        inc_hi = np.fromiter((i >> 64 for _, i in pairs), np.uint64, n)
-    lo, hi = keys.lo ^ base_lo, keys.hi ^ base_hi
-    for _ in range(attempt + 1):
+def _outputs(
+    lo: np.ndarray, hi: np.ndarray, inc_lo: np.ndarray, inc_hi: np.ndarray, attempts: range
+) -> np.ndarray:
+    """PCG64 steps from the states (lo, hi) and the XSL-RR output of each step in `attempts`."""
+    out = []
+    for attempt in range(attempts.stop):
         lo, hi = _step(lo, hi, inc_lo, inc_hi)
-    mixed = hi ^ lo
-    rotation = hi >> np.uint64(58)
-    return (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
+        if attempt >= attempts.start:
+            mixed = hi ^ lo
+            rotation = hi >> np.uint64(58)
+            out.append((mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63))))
+    return np.stack(out)
+
+
+def _halves(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(base, inc) Python-int pairs as uint64 arrays: base low/high, inc low/high."""
+    return tuple(  # type: ignore[return-value]
+        np.array([(value >> shift) & _MASK64 for value in column], dtype=np.uint64)
+        for column in (pairs[:, 0], pairs[:, 1])
+        for shift in (0, 64)
+    )
+
+
+def stream_words(
+    seed: int, kind: str, draws: np.ndarray, keys: KeyHashes, attempts: range = range(1)
+) -> np.ndarray:
+    """`words[a, i]`: word number `attempts[a]` (from 0) of `stream(seed, keys.ints[i], kind,
+    draws[i])` — what its `bit_generator.random_raw()` returns on call `attempts[a]` — for all i at
+    once: PCG64 steps and the XSL-RR output, in numpy."""
+    draws = np.asarray(draws, dtype=np.int64)
+    if len(draws) and draws.min() == draws.max():  # the usual case: one stream base for all
+        distinct, which = draws[:1], np.zeros(len(draws), dtype=np.intp)
+    else:
+        distinct, which = np.unique(draws, return_inverse=True)
+    pairs = np.array([_stream_base(int(seed), kind, int(d)) for d in distinct.tolist()], dtype=object).reshape(-1, 2)
+    base_lo, base_hi, inc_lo, inc_hi = (half[which] for half in _halves(pairs))
+    return _outputs(keys.lo ^ base_lo, keys.hi ^ base_hi, inc_lo, inc_hi, attempts)
+
+
+def stream_word_rows(seed: int, streams: list[tuple[str, int]], keys: KeyHashes) -> np.ndarray:
+    """`words[s, i]`: the first word of `stream(seed, keys.ints[i], *streams[s])`: every kind and
+    draw of a batch in one pass."""
+    if not streams:
+        return np.zeros((0, len(keys.ints)), dtype=np.uint64)
+    pairs = np.array([_stream_base(int(seed), kind, int(draw)) for kind, draw in streams], dtype=object)
+    base_lo, base_hi, inc_lo, inc_hi = (half[:, None] for half in _halves(pairs))
+    return _outputs(keys.lo ^ base_lo, keys.hi ^ base_hi, inc_lo, inc_hi, range(1))[0]

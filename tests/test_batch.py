@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import perturb
 from perturb.kernels import PackedEdit, register_kernel
 from perturb.packed import Pack
-from perturb.seeding import KeyHashes, key_hash, stream, stream_words
+from perturb.seeding import KeyHashes, key_hash, stream, stream_word_rows, stream_words
 from perturb.testing import check_batch_matches_single, parsed_reports
 
 KINDS = list(perturb.PERTURBATIONS)
@@ -41,12 +41,55 @@ def test_batch_equals_single_apply_on_real_reports(real_reports, scope):
     draw=st.integers(0, 3),
 )
 def test_stream_words_are_the_generators_raw_outputs(keys, seed, attempt, draw):
-    words = stream_words(seed, "a kind", np.full(len(keys), draw), KeyHashes.of(keys), attempt)
+    words = stream_words(seed, "a kind", np.full(len(keys), draw), KeyHashes.of(keys), range(attempt, attempt + 1))[0]
     for key, word in zip(keys, words.tolist()):
         generator = stream(seed, key, "a kind", draw)
         for _ in range(attempt):
             generator.bit_generator.random_raw()
         assert word == generator.bit_generator.random_raw()
+
+
+@FAST
+@given(
+    keys=st.lists(st.integers(0, 2**128 - 1), min_size=1, max_size=8),
+    seed=st.integers(0, 2**64),
+    streams=st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 3)), min_size=1, max_size=5, unique=True),
+)
+def test_one_pass_over_every_kind_and_draw_gives_each_streams_first_word(keys, seed, streams):
+    hashes = KeyHashes.of(keys)
+    rows = stream_word_rows(seed, streams, hashes)
+    for row, (kind, draw) in zip(rows, streams):
+        assert row.tolist() == stream_words(seed, kind, np.full(len(keys), draw), hashes)[0].tolist()
+
+
+def test_all_redraws_at_once_equal_redrawing_one_attempt_after_another():
+    """Two words that differ: a shuffle gives the original half the time, so many keys need
+    redraws, several need more than one, and about one in 256 gets the original eight times."""
+    report = perturb.ParsedReport(("left", "right"), (" ", ""), ("JJ", "JJ"), ("ADJ", "ADJ"), (0, 0))
+    keys = list(range(300))
+    batch = [row[0] for row in perturb.apply_batch([report] * len(keys), ["shuffle_all_words"], seed=4, keys=keys)]
+    single = [perturb.apply(report, "shuffle_all_words", seed=4, key=key) for key in keys]
+    assert batch == single
+    assert {result.text for result in batch if result.applicable} == {"Right left"}
+    assert sum(not result.applicable for result in batch) <= 5
+
+
+def test_a_user_kernel_may_return_replacements_as_one_mapping_per_report(real_reports):
+    @register_kernel("upper_first_word", description="test kernel: the first word becomes its upper case", word_preserving=False)
+    def upper_first_word(pack, words, scope):
+        first = [layout.words[0] if layout.words else None for layout in pack.layouts]
+        replacements = [
+            {i: layout.report.tokens[i].upper() + "X"} if i is not None else None
+            for i, layout in zip(first, pack.layouts)
+        ]
+        return PackedEdit(pack.identity, replacements, np.array([i is not None for i in first]))
+
+    try:
+        check_batch_matches_single(real_reports[:30], ["upper_first_word"], seed=2)
+        result = perturb.apply(real_reports[0], "upper_first_word", seed=2)
+        assert [r.position for r in result.replacements] == [real_reports[0].layout.words[0]]
+    finally:
+        del perturb.PERTURBATIONS["upper_first_word"]
 
 
 def test_requests_with_mixed_kinds_keys_and_draws_equal_single_apply(real_reports):
