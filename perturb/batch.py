@@ -12,7 +12,7 @@ kind take `apply`'s own path.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import compress, count, repeat
+from itertools import compress, count, pairwise, repeat
 from operator import eq
 from typing import NamedTuple
 
@@ -49,13 +49,10 @@ def _attempt(
         substitute = Substitute.of(pack, substitute)
     texts = pack.render(edit.source_index, substitute)
     bounds = pack.bounds
-    results: list[PerturbationResult | None] = list(
-        map(
-            PerturbationResult, repeat(spec.name), texts, repeat(True), repeat(edit.source_index - pack.token_starts),
-            repeat(()) if substitute is None else substitute.per_report(len(pack)), draws, pack.reports,
-            repeat(None), zip(bounds, bounds[1:]),
-        )
-    )
+    replacements = repeat(()) if substitute is None else substitute.per_report(len(pack))
+    source = repeat(edit.source_index - pack.token_starts)
+    fields = zip(repeat(spec.name), texts, repeat(True), replacements, draws, pack.reports, source, pairwise(bounds), repeat(None))
+    results: list[PerturbationResult | None] = list(map(PerturbationResult.make, fields))
     for r in compress(count(), map(eq, texts, pack.original_texts)):
         results[r] = None
     if edit.applicable is not None and not edit.applicable.all():
@@ -98,12 +95,13 @@ def _run_deterministic(
     remembered where `apply` looks for it; the reports without one are computed in one batch."""
     memo_key = deterministic_memo_key(spec, scope)
     layouts = [report.layout for report in reports]
-    missing = [r for r, layout in enumerate(layouts) if not layout.remembers(memo_key)]
+    remembered = [layout.remembered(memo_key) for layout in layouts]
+    missing = [r for r, result in enumerate(remembered) if result is None]
     if missing:
         done = _run_kind(spec, Pack([reports[r] for r in missing]), keys.take(missing), [0] * len(missing), seed, scope)
         for r, result in zip(missing, done):
             layouts[r].remember(memo_key, result)
-    remembered = [layout.recall(memo_key) for layout in layouts]
+            remembered[r] = result
     return [result if result.draw == draw else result.with_draw(draw) for result, draw in zip(remembered, draws)]
 
 
@@ -171,4 +169,4 @@ def apply_batch(
         _run(spec, reports, hashed, [d] * len(reports), int(seed), scope, pack, first_words.get((spec.name, d)))
         for spec, d in streams
     ]
-    return [list(row) for row in zip(*columns)] if columns else [[] for _ in reports]
+    return list(map(list, zip(*columns))) if columns else [[] for _ in reports]

@@ -26,13 +26,9 @@ class Memo:
             value = self._memo[key] = factory()
             return value
 
-    def recall(self, key: object) -> object:
-        """What `memo` holds under `key` (a `KeyError` if nothing)."""
-        return self._memo[key]
-
-    def remembers(self, key: object) -> bool:
-        """Whether `memo` holds `key`."""
-        return key in self._memo
+    def remembered(self, key: object) -> object | None:
+        """What `memo` holds under `key`, or None."""
+        return self._memo.get(key)
 
     def remember(self, key: object, value: object) -> None:
         """Store what `memo(key, ...)` will return (for values computed for many objects at once)."""

@@ -9,7 +9,7 @@ is packed alone (the per-report `apply`) or with thousands of others (`apply_bat
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +23,7 @@ from perturb.result import Replacement
 from perturb.units import WORD_ROWS, Units, exclusive_cumsum
 
 _FIRST = np.zeros(1, dtype=np.int64)
+_NO_POSITIONS = np.zeros(0, dtype=np.int64)
 #: A report's candidate replacements: (position, new word) pairs in position order.
 FindCandidates = Callable[[ParsedReport], Sequence[tuple[int, str]]]
 
@@ -31,7 +32,7 @@ class _ReportCandidates(NamedTuple):
     """One report's candidates: local positions, new words, `Replacement`s (each word as rendered
     at its position) and the bytes the renderer writes there (that and the position's whitespace)."""
 
-    positions: list[int]
+    positions: np.ndarray
     words: list[str]
     replacements: list[Replacement]
     pieces: list[bytes]
@@ -41,7 +42,7 @@ class _ReportCandidates(NamedTuple):
         forms = [replacement_form(report, position, word) for position, word in pairs]
         positions = [position for position, _ in pairs]
         return cls(
-            positions,
+            np.array(positions, dtype=np.int64),
             [word for _, word in pairs],
             [Replacement(i, report.tokens[i], form) for i, form in zip(positions, forms)],
             [(form + report.whitespace[i]).encode("utf-8", "surrogatepass") for i, form in zip(positions, forms)],
@@ -57,13 +58,13 @@ class Candidates(Memo):
     __slots__ = ("positions", "local", "owner", "words", "replacements", "pieces", "_memo")
 
     def __init__(self, pack: Pack, parts: Sequence[_ReportCandidates]) -> None:
-        counts = np.fromiter((len(part.positions) for part in parts), np.int64, len(parts))
-        self.local = [i for part in parts for i in part.positions]
+        counts = np.fromiter((len(part.words) for part in parts), np.int64, len(parts))
+        self.local = np.concatenate([_NO_POSITIONS, *(part.positions for part in parts)])
         self.owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
-        self.positions = np.fromiter(self.local, np.int64, len(self.local)) + pack.starts[self.owner]
-        self.words = [w for part in parts for w in part.words]
-        self.replacements = [r for part in parts for r in part.replacements]
-        self.pieces = [b for part in parts for b in part.pieces]
+        self.positions = self.local + pack.starts[self.owner]
+        self.words = list(chain.from_iterable(part.words for part in parts))
+        self.replacements = list(chain.from_iterable(part.replacements for part in parts))
+        self.pieces = list(chain.from_iterable(part.pieces for part in parts))
         self._memo: dict[object, object] = {}
 
     @classmethod
@@ -103,7 +104,7 @@ class Substitute(NamedTuple):
     def mapping(self, report: int) -> dict[int, str]:
         """Report `report`'s chosen replacements as local position → new word."""
         picked = np.flatnonzero(self.chosen & (self.candidates.owner == report)).tolist()
-        return {self.candidates.local[k]: self.candidates.words[k] for k in picked}
+        return {int(self.candidates.local[k]): self.candidates.words[k] for k in picked}
 
 
 class Pack(Memo):
@@ -197,7 +198,8 @@ class Pack(Memo):
                 entries_before - self.starts, self.sizes
             )
             table = b"".join(blob for blob, _, _ in blobs)
-            self._render = (table, exclusive_cumsum(lengths), lengths, shift)
+            narrow = np.int32 if len(table) < 1 << 31 else np.int64  # halves the tables the gathers read
+            self._render = (table, exclusive_cumsum(lengths).astype(narrow), lengths.astype(narrow), shift)
         return self._render
 
     def _table_with(self, candidates: Candidates) -> tuple[bytes, np.ndarray, np.ndarray]:
@@ -228,11 +230,10 @@ class Pack(Memo):
         piece_lengths = lengths.take(entries)
         ends = np.zeros(self.n_tokens + 1, dtype=np.int64)
         np.cumsum(piece_lengths, out=ends[1:])
-        narrow = np.int32 if max(len(table), int(ends[-1])) < 1 << 31 else np.int64  # halves the memory traffic
-        index = np.repeat((entry_start.take(entries) - ends[:-1]).astype(narrow), piece_lengths)
-        index += np.arange(len(index), dtype=narrow)
+        index = np.repeat(entry_start.take(entries) - ends[:-1], piece_lengths)
+        index += np.arange(len(index))
         out = np.frombuffer(table, dtype=np.uint8).take(index).tobytes()
-        bounds = ends[np.append(self.starts, self.n_tokens)].tolist()
+        bounds = ends.take(self.memo("bounds", lambda: np.append(self.starts, self.n_tokens))).tolist()
         if out.isascii():  # then byte offsets are character offsets: decode once
             text = out.decode("ascii")
             return [text[a:b] for a, b in pairwise(bounds)]

@@ -1,13 +1,14 @@
 """`PerturbationResult`: one negative, with its provenance.
 
 Training reads only `text`, so a result made in a batch keeps its source indices as a span of the
-batch's array and renders its tokens on first access; results compare equal by what they say,
+batch's array and renders its tokens only when asked; results compare equal by what they say,
 however made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -22,16 +23,20 @@ class Replacement(NamedTuple):
     new: str
 
 
-class PerturbationResult:
+class PerturbationResult(tuple):
     """One negative. When `applicable` is False, `text` is the original and nothing moved.
 
     `source_index[i]`: the input position whose word is at output position i; `tokens`: the
-    output tokens; `replacements`: words replaced (position, old, new as rendered)."""
+    output tokens; `replacements`: words replaced (position, old, new as rendered).
 
-    __slots__ = ("kind", "text", "applicable", "replacements", "draw", "_report", "_source", "_span", "_tokens")
+    A tuple underneath, so that a batch makes thousands of them without running Python code for
+    each (`PerturbationResult.make`); what it stores is read through the named properties.
+    """
 
-    def __init__(
-        self,
+    __slots__ = ()
+
+    def __new__(
+        cls,
         kind: str,
         text: str,
         applicable: bool,
@@ -41,49 +46,52 @@ class PerturbationResult:
         report: ParsedReport,
         tokens: tuple[str, ...] | None = None,
         span: tuple[int, int] | None = None,
-    ) -> None:
-        """`span`: where in `source_index` (a batch's array) this result's indices lie."""
-        # Positional arguments and plain assignments: a training batch makes thousands of these.
-        self.kind = kind
-        self.text = text
-        self.applicable = applicable
-        self.replacements = replacements
-        self.draw = draw
-        self._report = report
-        self._source = source_index
-        self._span = span
-        self._tokens = tokens
+    ) -> PerturbationResult:
+        """`span`: where in `source_index` (a batch's array) this result's indices lie; `tokens`:
+        the output tokens when already rendered."""
+        return tuple.__new__(cls, (kind, text, applicable, replacements, draw, report, source_index, span, tokens))
+
+    #: `make(fields)` from (kind, text, applicable, replacements, draw, report, source_index, span, tokens).
+    make = classmethod(tuple.__new__)
+
+    kind: str = property(itemgetter(0))  # type: ignore[assignment]
+    text: str = property(itemgetter(1))  # type: ignore[assignment]
+    applicable: bool = property(itemgetter(2))  # type: ignore[assignment]
+    replacements: tuple[Replacement, ...] = property(itemgetter(3))  # type: ignore[assignment]
+    draw: int = property(itemgetter(4))  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (tuple.__new__, (type(self), tuple(self)))
 
     @property
     def source_index(self) -> tuple[int, ...]:
-        if not isinstance(self._source, tuple):
-            source = np.asarray(self._source)
-            if self._span is not None:
-                source = source[self._span[0] : self._span[1]]
-            self._source = tuple(source.tolist())
-        return self._source
+        source, span = self[6], self[7]
+        if isinstance(source, tuple):
+            return source
+        source = np.asarray(source)
+        return tuple((source if span is None else source[span[0] : span[1]]).tolist())
 
     @property
     def tokens(self) -> tuple[str, ...]:
-        if self._tokens is None:
-            tokens = render(self._report, self.source_index)
-            if self.replacements:
-                edited = list(tokens)
-                for position, _, new in self.replacements:
-                    edited[position] = new
-                tokens = tuple(edited)
-            self._tokens = tokens
-        return self._tokens
+        if self[8] is not None:
+            return self[8]
+        tokens = render(self[5], self.source_index)
+        if self.replacements:
+            edited = list(tokens)
+            for position, _, new in self.replacements:
+                edited[position] = new
+            tokens = tuple(edited)
+        return tokens
 
     @property
     def moved(self) -> tuple[int, ...]:
         """Output positions whose word came from elsewhere."""
         return tuple(i for i, j in enumerate(self.source_index) if i != j)
 
-    def with_draw(self, draw: int) -> "PerturbationResult":
+    def with_draw(self, draw: int) -> PerturbationResult:
         """The same negative under another draw index (deterministic kinds)."""
         return PerturbationResult(
-            self.kind, self.text, self.applicable, self.source_index, self.replacements, draw, self._report, self._tokens
+            self.kind, self.text, self.applicable, self.source_index, self.replacements, draw, self[5], self[8]
         )
 
     def _key(self) -> tuple[object, ...]:
@@ -93,6 +101,10 @@ class PerturbationResult:
         if not isinstance(other, PerturbationResult):
             return NotImplemented
         return self._key() == other._key()
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     def __hash__(self) -> int:
         return hash(self._key())
