@@ -17,7 +17,7 @@ from perturb.noise import counter_steps, noise, order_within
 from perturb.packed import Candidates, Pack, Substitute
 from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
-from perturb.units import Units, exclusive_cumsum
+from perturb.units import Units, counting, exclusive_cumsum
 
 NOUNS = PosClass(frozenset({"NOUN", "PROPN"}))
 ADJECTIVES = PosClass(frozenset({"ADJ"}))
@@ -88,7 +88,7 @@ def shuffle_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
     src = pack.identity
     chunk_noise = noise(words, units.chunk_owner, units.chunk_steps)
     rank = np.empty(units.n_chunks, dtype=np.intp)
-    rank[order_within(units.chunk_unit, chunk_noise, units.n_units)] = np.arange(units.n_chunks)
+    rank[order_within(units.chunk_unit, chunk_noise, units.n_units)] = counting(units.n_chunks)
     order = (rank[units.chunk.astype(np.intp)] * 3 + units.offset).argsort()
     src[units.positions] = units.positions[order]
     return PackedEdit(src, applicable=units.memo("trigrams_can_move", lambda: _trigrams_can_move(units)))

@@ -20,7 +20,7 @@ from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
 from perturb.rendering import replacement_form
 from perturb.result import Replacement
-from perturb.units import WORD_ROWS, Units, exclusive_cumsum
+from perturb.units import WORD_ROWS, Units, counting, exclusive_cumsum
 
 _FIRST = np.zeros(1, dtype=np.int64)
 _NO_POSITIONS = np.zeros(0, dtype=np.int64)
@@ -159,7 +159,7 @@ class Pack(Memo):
     @property
     def identity(self) -> np.ndarray:
         """Every token from its own position: the edit that changes nothing (a fresh array)."""
-        return np.arange(self.n_tokens, dtype=np.intp)
+        return counting(self.n_tokens).copy()
 
     def units(self, scope: str, classes: PosClass | tuple[PosClass, ...] | None = None) -> Units:
         """`Layout.units` of every report, in one index space (cached)."""
@@ -198,8 +198,7 @@ class Pack(Memo):
                 entries_before - self.starts, self.sizes
             )
             table = b"".join(blob for blob, _, _ in blobs)
-            narrow = np.int32 if len(table) < 1 << 31 else np.int64  # halves the tables the gathers read
-            self._render = (table, exclusive_cumsum(lengths).astype(narrow), lengths.astype(narrow), shift)
+            self._render = (table, exclusive_cumsum(lengths), lengths, shift)
         return self._render
 
     def _table_with(self, candidates: Candidates) -> tuple[bytes, np.ndarray, np.ndarray]:
@@ -231,7 +230,7 @@ class Pack(Memo):
         ends = np.zeros(self.n_tokens + 1, dtype=np.int64)
         np.cumsum(piece_lengths, out=ends[1:])
         index = np.repeat(entry_start.take(entries) - ends[:-1], piece_lengths)
-        index += np.arange(len(index))
+        index += counting(len(index))
         out = np.frombuffer(table, dtype=np.uint8).take(index).tobytes()
         bounds = ends.take(self.memo("bounds", lambda: np.append(self.starts, self.n_tokens))).tolist()
         if out.isascii():  # then byte offsets are character offsets: decode once

@@ -43,6 +43,23 @@ def _class_of_code(classes: tuple[PosClass, ...], n_codes: int) -> np.ndarray:
     return np.array([next((k for k, c in enumerate(classes) if tag in c), -1) for tag in tags], dtype=np.int64)
 
 
+_COUNTING = np.arange(1 << 16, dtype=np.int64)
+
+
+def counting(n: int) -> np.ndarray:
+    """0, 1, ..., n-1 as a read-only view of one shared array (grown when too short): the
+    renderer needs one as long as its output in bytes on every call, and filling it anew cost
+    more than adding it."""
+    global _COUNTING
+    if len(_COUNTING) < n:
+        _COUNTING = np.arange(max(n, 2 * len(_COUNTING)), dtype=np.int64)
+        _COUNTING.flags.writeable = False
+    return _COUNTING[:n]
+
+
+_COUNTING.flags.writeable = False
+
+
 def exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
     """Where each count's run starts when the counts are laid end to end."""
     out = np.zeros(len(counts), dtype=np.int64)
@@ -132,7 +149,7 @@ class Units(Memo):
 
     @property
     def rank(self) -> np.ndarray:
-        return self.memo("rank", lambda: np.arange(len(self._units)) - exclusive_cumsum(self._counts())[self._units])
+        return self.memo("rank", lambda: counting(len(self._units)) - exclusive_cumsum(self._counts())[self._units])
 
     @property
     def offset(self) -> np.ndarray:
