@@ -92,26 +92,29 @@ class Units(Memo):
         self, rows: np.ndarray, owner: np.ndarray, token_start: np.ndarray, sentence_start: np.ndarray,
         n_sentences: int, scope: str, classes: tuple[PosClass, ...] | None,
     ) -> None:
-        positions = rows[POSITION] + token_start[owner]
-        counter, form = rows[COUNTER], rows[FORM]
         self.n_reports = len(token_start)
         if scope == "report":
             unit, n_units = owner, self.n_reports
         else:
             unit, n_units = rows[SENTENCE] + sentence_start[owner], n_sentences
+        pick = None  # which words, in which order: each row is then gathered once
         if classes is not None:
             class_index = _class_of_code(classes, len(_POS_CODES))[rows[POS_CODE]]
-            keep = np.flatnonzero(class_index >= 0)
-            unit = class_index[keep] * n_units + unit[keep]
-            positions, counter, owner, form = positions[keep], counter[keep], owner[keep], form[keep]
+            pick = np.flatnonzero(class_index >= 0)
+            unit = class_index[pick] * n_units + unit[pick]
             n_units *= len(classes)
         if classes is not None or scope != "report":  # group the words by unit, in position order
             order = stable_order(unit, n_units)
-            unit, positions, counter, owner, form = (
-                unit[order], positions[order], counter[order], owner[order], form[order]
-            )
-        self.positions, self.owner, self.form, self._units, self.n_units = positions, owner, form, unit, n_units
-        self.unit, self.counter = unit.astype(np.uint64), counter.astype(np.uint64)
+            unit = unit[order]
+            pick = order if pick is None else pick[order]
+        if pick is not None:
+            owner = owner[pick]
+        self.owner, self._units, self.n_units = owner, unit, n_units
+        self.positions = (rows[POSITION] if pick is None else rows[POSITION][pick]) + token_start[owner]
+        self.form = rows[FORM] if pick is None else rows[FORM][pick]
+        counter = rows[COUNTER].view(np.uint64)  # counters are never negative
+        self.counter = counter if pick is None else counter[pick]
+        self.unit = unit.astype(np.uint64)
         self._memo: dict[object, object] = {}
 
     @property
