@@ -134,10 +134,18 @@ def apply_requests(
     for i, request in enumerate(requests):
         by_kind.setdefault(request.kind, []).append(i)
     results: list[PerturbationResult | None] = [None] * len(requests)
+    packs: dict[tuple[int, ...], Pack] = {}  # a training batch asks every kind of the same records: pack them once
     for kind, indices in by_kind.items():
         chosen = [requests[i] for i in indices]
+        reports = [r.report for r in chosen]
         keys = KeyHashes.of([key_hash(r.report.text if r.key is None else r.key) for r in chosen])
-        done = _run(get(kind), [r.report for r in chosen], keys, [int(r.draw) for r in chosen], int(seed), scope)
+        pack = None
+        if len(reports) <= PACK_SIZE:
+            identity = tuple(map(id, reports))
+            pack = packs.get(identity)
+            if pack is None:
+                pack = packs[identity] = Pack(reports)
+        done = _run(get(kind), reports, keys, [int(r.draw) for r in chosen], int(seed), scope, pack)
         for i, result in zip(indices, done):
             results[i] = result
     return results  # type: ignore[return-value]
