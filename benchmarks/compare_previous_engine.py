@@ -1,11 +1,12 @@
 """Re-perturbing cached parses (all kinds): an earlier engine from git against the working tree,
 alternating in fresh processes so that both meet the same machine load.
 
-The earlier engine runs as its users ran it (one `apply_many` call per report); the current one
-with `apply_batch` over --perturb-batch reports per call. Each process loads the parse cache, makes
-one cold epoch, then times three warm epochs.
+Each engine runs as its users ran it: `apply_batch` over --perturb-batch reports per call where it
+has one, else one `apply_many` call per report. Each process loads the parse cache, makes one cold
+epoch, then times three warm epochs.
 
 Usage: python benchmarks/compare_previous_engine.py --cache PARSES.jsonl.gz [--commit b061bd4] [--rounds 3]
+       [--perturb-batch 512]
 (write the cache with `radperturb perturb REPORTS --cache-parses PARSES.jsonl.gz`.)
 """
 
@@ -37,7 +38,7 @@ kinds = list(perturb.PERTURBATIONS)
 
 def epoch(seed):
     start = time.perf_counter()
-    if engine == "current":
+    if hasattr(perturb, "apply_batch"):
         for a in range(0, len(ids), batch):
             perturb.apply_batch(parsed[a : a + batch], kinds, seed=seed, keys=ids[a : a + batch])
     else:
@@ -55,7 +56,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, required=True, help="parse cache of the reports to perturb")
     ap.add_argument("--commit", default="b061bd4", help="the earlier engine's commit")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--perturb-batch", type=int, default=256)
+    ap.add_argument("--perturb-batch", type=int, default=512)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.commit, "perturb"], check=True,
