@@ -8,6 +8,7 @@ is packed alone (the per-report `apply`) or with thousands of others (`apply_bat
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Mapping, Sequence
 from itertools import chain, pairwise
 from typing import NamedTuple
@@ -231,9 +232,11 @@ class Pack(Memo):
         np.cumsum(piece_lengths, out=ends[1:])
         index = np.repeat(entry_start.take(entries) - ends[:-1], piece_lengths)
         index += counting(len(index))
-        out = np.frombuffer(table, dtype=np.uint8).take(index).tobytes()
+        out = np.frombuffer(table, dtype=np.uint8).take(index)
         bounds = ends.take(self.memo("bounds", lambda: np.append(self.starts, self.n_tokens))).tolist()
-        if out.isascii():  # then byte offsets are character offsets: decode once
-            text = out.decode("ascii")
-            return [text[a:b] for a, b in pairwise(bounds)]
-        return [out[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(bounds)]
+        try:  # ASCII, as reports nearly always are: byte offsets are character offsets, decode once
+            text = codecs.ascii_decode(out)[0]
+        except UnicodeDecodeError:
+            raw = out.tobytes()
+            return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(bounds)]
+        return [text[a:b] for a, b in pairwise(bounds)]
