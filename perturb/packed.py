@@ -113,7 +113,7 @@ class Pack(Memo):
 
     __slots__ = (
         "reports", "layouts", "starts", "sizes", "n_tokens", "_rows", "_units", "_render", "_memo",
-        "_token_starts", "_bounds", "_texts",
+        "_bounds", "_texts",
     )
 
     def __init__(self, reports: Sequence[ParsedReport]) -> None:
@@ -130,19 +130,11 @@ class Pack(Memo):
         self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
         self._render: tuple[np.ndarray, ...] | None = None
         self._memo: dict[object, object] = {}
-        self._token_starts: np.ndarray | None = None
         self._bounds: list[int] | None = None
         self._texts: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.reports)
-
-    @property
-    def token_starts(self) -> np.ndarray:
-        """For each global position, the first global position of its report."""
-        if self._token_starts is None:
-            self._token_starts = np.repeat(self.starts, self.sizes)
-        return self._token_starts
 
     @property
     def bounds(self) -> list[int]:

@@ -47,8 +47,9 @@ class PerturbationResult(tuple):
         tokens: tuple[str, ...] | None = None,
         span: tuple[int, int] | None = None,
     ) -> PerturbationResult:
-        """`span`: where in `source_index` (a batch's array) this result's indices lie; `tokens`:
-        the output tokens when already rendered."""
+        """`span`: where in `source_index` — then a batch's array of global positions, whose
+        report starts at `span[0]` — this result's indices lie; `tokens`: the output tokens when
+        already rendered."""
         return tuple.__new__(cls, (kind, text, applicable, replacements, draw, report, source_index, span, tokens))
 
     #: `make(fields)` from (kind, text, applicable, replacements, draw, report, source_index, span, tokens).
@@ -69,7 +70,10 @@ class PerturbationResult(tuple):
         if isinstance(source, tuple):
             return source
         source = np.asarray(source)
-        return tuple((source if span is None else source[span[0] : span[1]]).tolist())
+        if span is None:
+            return tuple(source.tolist())
+        start, stop = span
+        return tuple((source[start:stop] - start).tolist())
 
     @property
     def tokens(self) -> tuple[str, ...]:
