@@ -135,10 +135,9 @@ class Units(Memo):
         def compute() -> np.ndarray:
             group = self.unit if by == "unit" else self.chunk
             out = np.zeros(self.n_reports, dtype=bool)
-            if len(group):
-                first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-                mixed = np.maximum.reduceat(self.form, first) != np.minimum.reduceat(self.form, first)
-                out[self.owner[first[mixed]]] = True
+            # a unit mixes forms exactly when two of its neighbouring words differ
+            differs = (self.form[1:] != self.form[:-1]) & (group[1:] == group[:-1])
+            out[self.owner[1:][differs]] = True
             return out
 
         return self.memo(("can_change", by), compute)
