@@ -84,7 +84,8 @@ def reperturb_figures(cache_path: Path, pb: int) -> dict[str, float]:
     res["d_cached_warm_rps"] = statistics.median(warm)
     res["d_cached_warm_slowest_epoch_rps"] = min(warm)
     res["d_cached_warm_best_epoch_rps"] = max(warm)
-    res["d_one_report_per_call_warm_rps"] = statistics.median(n / timed(lambda s=s: one_by_one(s)) for s in (11, 12, 13))
+    one_by_one_rates = [n / timed(lambda s=s: one_by_one(s)) for s in (11, 12, 13)]
+    res["d_one_report_per_call_warm_rps"] = statistics.median(one_by_one_rates)
     res["ratio_d_batch_over_one_by_one"] = res["d_cached_warm_rps"] / res["d_one_report_per_call_warm_rps"]
     collated = [n / timed(lambda s=s: collator_style(s)) for s in (14, 15, 16)]
     res["d_collator_style_b64_warm_rps"] = statistics.median(collated)
@@ -99,7 +100,7 @@ def main() -> None:
     ap.add_argument("--n-process", default="1,2", help="comma-separated n_process values for (e)")
     ap.add_argument("--batch-size", type=int, default=64, help="parser batch size")
     ap.add_argument(
-        "--perturb-batch", type=int, default=512, help="reports per apply_batch call in (d) (radperturb perturb's chunk)"
+        "--perturb-batch", type=int, default=512, help="reports per apply_batch call in (d) (the CLI's chunk)"
     )
     ap.add_argument("--rounds", type=int, default=3, help="alternating (c), (a) pairs")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")

@@ -26,10 +26,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, newline: str |
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        encoding = None if "b" in mode else "utf-8"
         if path.suffix == ".gz":
-            handle = gzip.open(tmp, mode + ("t" if "b" not in mode else ""), encoding=None if "b" in mode else "utf-8", newline=newline)
+            handle = gzip.open(tmp, mode + ("t" if "b" not in mode else ""), encoding=encoding, newline=newline)
         else:
-            handle = open(tmp, mode, encoding=None if "b" in mode else "utf-8", newline=newline)
+            handle = open(tmp, mode, encoding=encoding, newline=newline)
         with handle:
             yield handle
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode

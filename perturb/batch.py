@@ -51,7 +51,8 @@ def _attempt(
     bounds = pack.bounds
     replacements = repeat(()) if substitute is None else substitute.per_report(len(pack))
     source = repeat(edit.source_index)  # global positions: each result subtracts its report's start
-    fields = zip(repeat(spec.name), texts, repeat(True), replacements, draws, pack.reports, source, pairwise(bounds), repeat(None))
+    spans = pairwise(bounds)
+    fields = zip(repeat(spec.name), texts, repeat(True), replacements, draws, pack.reports, source, spans, repeat(None))
     results: list[PerturbationResult | None] = list(map(PerturbationResult.make, fields))
     for r in compress(count(), map(eq, texts, pack.original_texts)):
         results[r] = None

@@ -75,7 +75,9 @@ def test_all_redraws_at_once_equal_redrawing_one_attempt_after_another():
 
 
 def test_a_user_kernel_may_return_replacements_as_one_mapping_per_report(real_reports):
-    @register_kernel("upper_first_word", description="test kernel: the first word becomes its upper case", word_preserving=False)
+    @register_kernel(
+        "upper_first_word", description="test kernel: the first word becomes its upper case", word_preserving=False
+    )
     def upper_first_word(pack, words, scope):
         first = [layout.words[0] if layout.words else None for layout in pack.layouts]
         replacements = [
