@@ -139,7 +139,7 @@ def shuffle_nouns_verbs_adj(pack: Pack, words: np.ndarray, scope: str) -> Packed
 
 
 def _antonym_candidates(report: ParsedReport) -> list[tuple[int, str]]:
-    """Adjective positions with a lexicon partner, and the partners."""
+    """(position, partner) for every adjective with a lexicon partner, in position order."""
     tokens = report.tokens
     return [
         (i, partner)

@@ -140,8 +140,11 @@ class Pack(Memo):
     def bounds(self) -> list[int]:
         """Report r's tokens are global positions `bounds[r]` to `bounds[r + 1]`."""
         if self._bounds is None:
-            self._bounds = np.append(self.starts, self.n_tokens).tolist()
+            self._bounds = self._bound_array().tolist()
         return self._bounds
+
+    def _bound_array(self) -> np.ndarray:
+        return self.memo("bounds", lambda: np.append(self.starts, self.n_tokens))
 
     @property
     def original_texts(self) -> tuple[str, ...]:
@@ -225,7 +228,7 @@ class Pack(Memo):
         index = np.repeat(entry_start.take(entries) - ends[:-1], piece_lengths)
         index += counting(len(index))
         out = np.frombuffer(table, dtype=np.uint8).take(index)
-        bounds = ends.take(self.memo("bounds", lambda: np.append(self.starts, self.n_tokens))).tolist()
+        bounds = ends.take(self._bound_array()).tolist()
         try:  # ASCII, as reports nearly always are: byte offsets are character offsets, decode once
             text = codecs.ascii_decode(out)[0]
         except UnicodeDecodeError:

@@ -1,8 +1,8 @@
 """`PerturbationResult`: one negative, with its provenance.
 
 Training reads only `text`, so a result made in a batch keeps its source indices as a span of the
-batch's array and renders its tokens only when asked; results compare equal by what they say,
-however made.
+batch's array and renders its tokens only when asked (on every access: a result is immutable);
+results compare equal by what they say, however made.
 """
 
 from __future__ import annotations
@@ -62,7 +62,10 @@ class PerturbationResult(tuple):
     draw: int = property(itemgetter(4))  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (tuple.__new__, (type(self), tuple(self)))
+        """Pickles this result's own source indices, not the batch's whole array."""
+        kind, text, applicable, replacements, draw, report, _, _, tokens = self
+        fields = (kind, text, applicable, replacements, draw, report, self.source_index, None, tokens)
+        return (tuple.__new__, (type(self), fields))
 
     @property
     def source_index(self) -> tuple[int, ...]:

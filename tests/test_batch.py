@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -165,3 +167,11 @@ def test_counter_based_shuffles_are_uniform_over_permutations():
     expected = len(seeds) / 23
     chi_square = sum((c - expected) ** 2 / expected for c in counts.values())
     assert chi_square < 48.3  # the 0.1 % critical value for 22 degrees of freedom
+
+
+def test_a_batch_result_pickles_the_same_whatever_batch_made_it(real_reports):
+    alone = perturb.apply_batch(real_reports[3:4], ["shuffle_all_words"], seed=1)[0][0]
+    batched = perturb.apply_batch(real_reports[:20], ["shuffle_all_words"], seed=1)[3][0]
+    restored = pickle.loads(pickle.dumps(batched))
+    assert restored == batched == alone and restored.tokens == batched.tokens
+    assert len(pickle.dumps(batched)) == len(pickle.dumps(alone))
