@@ -19,6 +19,13 @@ class CaseForms(NamedTuple):
     capitalised_here: bool  # whether this token's own position is a capitalised one
 
 
+def can_swap_case(char: str) -> bool:
+    """Whether a cased character's other case is one character that maps back to it ("a" ↔ "A";
+    not "ß", whose capital is "SS")."""
+    other = char.lower() if char.isupper() else char.upper()
+    return len(other) == 1 and other != char and (other.upper() if char.isupper() else other.lower()) == char
+
+
 def _swap_first(word: str, to_upper: bool) -> str:
     first = word[:1]
     if not first:

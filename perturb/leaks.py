@@ -1,0 +1,120 @@
+"""Formatting leaks: ways a negative can be told from its original without reading its meaning.
+
+A text-only model that spots negatives by their surface (a lower-case sentence start, a word form
+no report contains) learns nothing about images. These measures read only the texts, never the
+engine's parse, so they can check the engine from outside:
+
+- `casing_anomalies`: sentence starts in lower case and capitals inside a sentence.
+- `word_forms`: the written words of a text ("left-sided", "patient's", "T2/FLAIR"), lower-cased,
+  to compare against a vocabulary (e.g. the training reports') with `new_forms`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from perturb.casing import can_swap_case, keeps_case
+
+#: Characters that end a written word: what stands between words, not inside them.
+SEPARATORS = frozenset('.,;:!?()[]{}"“”«»…')
+_FORM = re.compile("[^\\s" + re.escape("".join(sorted(SEPARATORS))) + "]+")
+#: A gap between two written words that holds one of these starts a sentence.
+_SENTENCE_BREAK = re.compile(r"[.!?\n]")
+
+
+def _written(text: str) -> list[re.Match[str]]:
+    """Maximal runs of characters that are neither whitespace nor separators, with a letter or digit."""
+    return [m for m in _FORM.finditer(text) if any(ch.isalnum() for ch in m.group())]
+
+
+def word_forms(text: str) -> list[str]:
+    """The text's written words, lower-cased, without the connectors at their edges
+    ("patients'" → "patients"); connectors inside stay ("left-sided", "and/or")."""
+    out = []
+    for match in _written(text):
+        form = match.group()
+        first = next(i for i, ch in enumerate(form) if ch.isalnum())
+        last = max(i for i, ch in enumerate(form) if ch.isalnum())
+        out.append(form[first : last + 1].lower())
+    return out
+
+
+class CaseAnomalies(NamedTuple):
+    lower_starts: int  # sentence starts that begin with a lower-case letter that has a capital
+    inner_capitals: int  # capitalised words inside a sentence that are not acronyms
+
+
+def casing_anomalies(text: str) -> CaseAnomalies:
+    """Count the casing oddities a reader sees. A sentence starts at the text's first written word
+    and after any gap holding ".", "!", "?" or a line break; only a first character whose case
+    maps one-to-one counts ("ß" has no one-letter capital). Proper nouns inside a sentence count
+    too: they are rare in reports and count the same in an original as in its negatives."""
+    lower = inner = 0
+    end = 0
+    for k, match in enumerate(_written(text)):
+        word = match.group()
+        start = k == 0 or _SENTENCE_BREAK.search(text, end, match.start()) is not None
+        end = match.end()
+        first = word[0]
+        if start and first.islower() and can_swap_case(first):
+            lower += 1
+        elif not start and first.isupper() and can_swap_case(first) and not keeps_case(word):
+            inner += 1
+    return CaseAnomalies(lower, inner)
+
+
+def more_casing_anomalies(negative: str, original: str) -> bool:
+    """Whether the negative has more lower-case sentence starts or more inner capitals than its
+    original (each kind counted on its own, so one cannot hide the other)."""
+    ours, theirs = casing_anomalies(negative), casing_anomalies(original)
+    return ours.lower_starts > theirs.lower_starts or ours.inner_capitals > theirs.inner_capitals
+
+
+def vocabulary(texts: Iterable[str]) -> frozenset[str]:
+    """Every written word form of `texts` (`word_forms`)."""
+    return frozenset(form for text in texts for form in word_forms(text))
+
+
+def new_forms(negative: str, original: str, known: frozenset[str]) -> set[str]:
+    """Word forms of the negative found neither in its original nor in `known`."""
+    return set(word_forms(negative)) - set(word_forms(original)) - known
+
+
+class KindLeaks(NamedTuple):
+    """One kind's leaks over a set of negatives: how many were applicable, and how many of those
+    have more casing anomalies than their original or a word form that is new (`new_forms`),
+    with the new forms and how often each occurred."""
+
+    negatives: int
+    casing: int
+    new_form: int
+    forms: dict[str, int]
+
+    def share(self, count: int) -> float:
+        return count / self.negatives if self.negatives else 0.0
+
+
+def measure(originals: Iterable[str], rows: Iterable[Iterable[object]], known: frozenset[str]) -> dict[str, KindLeaks]:
+    """Per kind, the leaks of applicable negatives (`perturb.PerturbationResult`s; `rows[r]`: the
+    results for `originals[r]`, as `perturb.apply_batch` returns them)."""
+    counts: dict[str, list[int]] = {}
+    forms: dict[str, dict[str, int]] = {}
+    for original, results in zip(originals, rows):
+        for result in results:
+            if not result.applicable:  # type: ignore[attr-defined]
+                continue
+            kind, text = result.kind, result.text  # type: ignore[attr-defined]
+            tally = counts.setdefault(kind, [0, 0, 0])
+            seen = forms.setdefault(kind, {})
+            tally[0] += 1
+            tally[1] += more_casing_anomalies(text, original)
+            new = new_forms(text, original, known)
+            tally[2] += bool(new)
+            for form in new:
+                seen[form] = seen.get(form, 0) + 1
+    return {
+        kind: KindLeaks(n, casing, new, dict(sorted(forms[kind].items(), key=lambda kv: -kv[1])))
+        for kind, (n, casing, new) in counts.items()
+    }
