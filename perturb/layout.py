@@ -1,86 +1,103 @@
 """`Layout`: everything the perturbations and the renderer read from one report, computed once.
 
 Perturbations run at every training step, so the per-call work is a few numpy operations on index
-arrays prepared here: which positions are words, their sentences and POS codes (from which
-`perturb.units` groups them into the units they move within), and every token's case renderings.
+arrays prepared here: where the written words are (`perturb.words`), their sentences and POS codes
+(from which `perturb.units` groups them into the units they move within), and how each renders
+at a capitalised and at a lower-case slot (`perturb.casing`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from perturb.casing import CaseForms, case_forms
+from perturb.casing import CaseForms, slot_case
 from perturb.memo import Memo
 from perturb.registry import PosClass
 from perturb.units import WORD_ROWS, Units, pos_code
+from perturb.words import is_word, written_words
 
 if TYPE_CHECKING:
     from perturb.parsed import ParsedReport
 
-#: Coarse POS tags whose tokens never move: words move, punctuation and whitespace stay.
-FIXED_POS = frozenset({"PUNCT", "SPACE"})
 SCOPES = ("report", "sentence")
 _ZERO = np.zeros(1, dtype=np.int64)
-
-
-def is_word(token: str, pos: str) -> bool:
-    """A token is a movable word unless it is punctuation, whitespace or has no letter or digit."""
-    return pos not in FIXED_POS and (token.isalnum() or any(ch.isalnum() for ch in token))
+_SENTENCE_BREAK = re.compile(r"[.!?:\n]")
 
 
 class Layout(Memo):
     """Index structures of one report.
 
-    - `words`: positions of movable words; `sentences`: those positions per sentence;
-      `word_rows`: the words as `perturb.units` rows (position, sentence, counter, POS code, form).
-    - `forms`: each token's lower and capitalised rendering (see `perturb.casing`).
-    - `capital`: whether each position renders its word capitalised — a property of the position:
-      the first word of each sentence, and wherever the original word started with a capital.
-    - `table` + `capital_offset`: `table[src[i] + capital_offset[i]]` is the rendering of the word
-      from `src[i]` at position i, so rendering is one gather.
+    - `words`: the slots of the report's written words (`perturb.words`): the position of each
+      one's head token, the one perturbations move (its other tokens go with it);
+      `spans[slot]`: its token range (start, end); `head[i]`: the slot of the written word that
+      token i belongs to (i itself for free-standing punctuation and whitespace).
+    - `sentences`: the slots per sentence; `word_rows`: the slots as `perturb.units` rows
+      (position, sentence, counter, POS code, form).
+    - `forms`: at each slot, its written word's lower and capitalised rendering
+      (`perturb.casing`); elsewhere the token itself.
+    - `capital`: whether each slot renders its word capitalised — a property of the slot:
+      sentence starts, and slots whose original word started with a capital of its own.
+    - `table` + `capital_offset`: `table[src[i] + capital_offset[i]]` is what position i shows
+      when the written word of slot `src[i]` lands there: the whole written word at a slot, ""
+      at the other tokens of a written word, the token itself elsewhere; so rendering is one
+      gather and `tokens` keeps one entry per token.
     """
 
     __slots__ = (
-        "report", "n", "words", "sentences", "word_rows", "forms", "capital", "identity", "table",
-        "capital_offset", "tokens", "text", "_units", "_memo", "_table_bytes",
+        "report", "n", "words", "spans", "head", "sentences", "word_rows", "forms", "capital", "identity",
+        "table", "capital_offset", "tokens", "text", "_units", "_memo", "_table_bytes",
     )
 
     def __init__(self, report: "ParsedReport") -> None:
-        tokens, pos = report.tokens, report.pos
+        tokens, pos, whitespace, sent_ids = report.tokens, report.pos, report.whitespace, report.sent_ids
         self.report = report
         self.n = n = len(tokens)
-        self.words: tuple[int, ...] = tuple(
-            i for i, (tok, p) in enumerate(zip(tokens, pos)) if is_word(tok, p)
-        )
+        written = written_words(tokens, whitespace, pos)
+        self.words: tuple[int, ...] = tuple(w.head for w in written)
+        self.spans: dict[int, tuple[int, int]] = {w.head: (w.start, w.end) for w in written}
         sentences: dict[int, list[int]] = {}
         for i in self.words:
-            sentences.setdefault(report.sent_ids[i], []).append(i)
+            sentences.setdefault(sent_ids[i], []).append(i)
         self.sentences: tuple[tuple[int, ...], ...] = tuple(tuple(v) for v in sentences.values())
-        first_in_sentence = {group[0] for group in self.sentences}
-        forms: list[CaseForms] = []
-        capital: list[bool] = []
+        first_word_of_sentence: dict[int, int] = {}  # over word tokens: a sentence may start inside a written word
         for i, (tok, p) in enumerate(zip(tokens, pos)):
-            f = case_forms(tok, proper_noun=p == "PROPN" and i not in first_in_sentence)
-            forms.append(f)
-            capital.append(f.capitalised_here or i in first_in_sentence)
+            if sent_ids[i] not in first_word_of_sentence and is_word(tok, p):
+                first_word_of_sentence[sent_ids[i]] = i
+        head = list(range(n))
+        forms = [CaseForms(tok, tok, False) for tok in tokens]
+        capital = [False] * n
+        lower, upper = list(tokens), list(tokens)
+        previous_end = 0
+        for start, h, end in written:
+            gap = "".join(tokens[i] + whitespace[i] for i in range(previous_end, start))
+            after_break = not previous_end or _SENTENCE_BREAK.search(whitespace[previous_end - 1] + gap) is not None
+            word = "".join(tokens[start:end])
+            forms[h], capital[h] = slot_case(word, pos[h], after_break, first_word_of_sentence.get(sent_ids[h]) == h)
+            for i in range(start, end):
+                head[i] = h
+                lower[i] = upper[i] = ""
+            lower[h], upper[h] = forms[h].lower, forms[h].upper
+            previous_end = end
+        self.head = tuple(head)
         self.forms = tuple(forms)
         self.capital = tuple(capital)
         sentence_of = {i: s for s, group in enumerate(self.sentences) for i in group}
         form_ids: dict[tuple[str, str], int] = {}
         self.word_rows = np.array(
             [
-                (i, sentence_of[i], k, pos_code(pos[i]), form_ids.setdefault(forms[i][:2], len(form_ids)))
+                (i, sentence_of[i], k, pos_code(pos[i]), form_ids.setdefault((lower[i], upper[i]), len(form_ids)))
                 for k, i in enumerate(self.words)
             ],
             dtype=np.int64,
         ).reshape(-1, WORD_ROWS).T.copy()
         self.identity = np.arange(n, dtype=np.intp)
-        self.table = [f.lower for f in forms] + [f.upper for f in forms]
+        self.table = lower + upper
         self.capital_offset = np.where(capital, n, 0).astype(np.intp)
-        self.tokens = tuple(f.upper if c else f.lower for f, c in zip(forms, capital))
-        self.text = "".join(t + w for t, w in zip(self.tokens, report.whitespace))
+        self.tokens = tuple(u if c else w for w, u, c in zip(lower, upper, capital))
+        self.text = "".join(t + w for t, w in zip(self.tokens, whitespace))
         self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
         self._memo: dict[object, object] = {}
         self._table_bytes: tuple[bytes, np.ndarray, np.ndarray] | None = None

@@ -15,13 +15,13 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from perturb.casing import can_swap_case, keeps_case
+from perturb.words import SEPARATORS, can_swap_case, is_acronym
 
-#: Characters that end a written word: what stands between words, not inside them.
-SEPARATORS = frozenset('.,;:!?()[]{}"“”«»…')
 _FORM = re.compile("[^\\s" + re.escape("".join(sorted(SEPARATORS))) + "]+")
-#: A gap between two written words that holds one of these starts a sentence.
+#: A gap between two written words that holds one of these starts a sentence; after a colon
+#: alone either case is usual.
 _SENTENCE_BREAK = re.compile(r"[.!?\n]")
+_COLON = re.compile(":")
 
 
 def _written(text: str) -> list[re.Match[str]]:
@@ -48,19 +48,20 @@ class CaseAnomalies(NamedTuple):
 
 def casing_anomalies(text: str) -> CaseAnomalies:
     """Count the casing oddities a reader sees. A sentence starts at the text's first written word
-    and after any gap holding ".", "!", "?" or a line break; only a first character whose case
-    maps one-to-one counts ("ß" has no one-letter capital). Proper nouns inside a sentence count
-    too: they are rare in reports and count the same in an original as in its negatives."""
+    and after any gap holding ".", "!", "?" or a line break; after a colon alone either case
+    passes. Only a first character whose case maps one-to-one counts ("ß" has no one-letter
+    capital); acronyms (`perturb.words.is_acronym`) pass. Proper nouns inside a sentence
+    count too: they are rare in reports and count the same in an original as in its negatives."""
     lower = inner = 0
     end = 0
     for k, match in enumerate(_written(text)):
-        word = match.group()
+        word, first = match.group(), match.group()[0]
         start = k == 0 or _SENTENCE_BREAK.search(text, end, match.start()) is not None
+        free = not start and _COLON.search(text, end, match.start()) is not None
         end = match.end()
-        first = word[0]
         if start and first.islower() and can_swap_case(first):
             lower += 1
-        elif not start and first.isupper() and can_swap_case(first) and not keeps_case(word):
+        elif not (start or free) and first.isupper() and can_swap_case(first) and not is_acronym(word):
             inner += 1
     return CaseAnomalies(lower, inner)
 

@@ -26,21 +26,41 @@ def render(
 
 
 def replacement_form(report: ParsedReport, position: int, word: str) -> str:
-    """A replacement word as position `position` renders it: capitalised where the position is,
-    all caps where the original was an acronym."""
+    """A replacement word for the token at `position`, before its written word takes the slot's
+    case: all caps where the original token was an acronym, else as given."""
     original = report.tokens[position]
-    if original.isupper() and len(original) > 1:
-        return word.upper()
-    return render_like(word, report.layout.capital[position])
+    return word.upper() if original.isupper() and len(original) > 1 else word
+
+
+def replaced_words(report: ParsedReport, replacements: Mapping[int, str]) -> dict[int, str]:
+    """Each written word that `replacements` (token position → new word) touch, by its slot, as
+    written there: its tokens with the replacements put in ("left-sided" with "right" for "left"
+    is "right-sided"), in the slot's case (unless the original word keeps its own, as acronyms
+    do). A replacement rewrites the written word that held the token in the original, whatever
+    moved; at free-standing punctuation it writes the word alone."""
+    layout = report.layout
+    by_slot: dict[int, dict[int, str]] = {}
+    for position, word in replacements.items():
+        by_slot.setdefault(layout.head[position], {})[position] = word
+    out = {}
+    for slot, edits in sorted(by_slot.items()):
+        start, end = layout.spans.get(slot, (slot, slot + 1))
+        written = "".join(
+            replacement_form(report, i, edits[i]) if i in edits else report.tokens[i] for i in range(start, end)
+        )
+        forms = layout.forms[slot]
+        keeps_its_case = forms.lower == forms.upper and slot in layout.spans
+        out[slot] = written if keeps_its_case else render_like(written, layout.capital[slot])
+    return out
 
 
 def edited_tokens(
     report: ParsedReport, tokens: tuple[str, ...], replacements: Mapping[int, str]
 ) -> tuple[str, ...]:
-    """`tokens` with the replacement words put in, each in its position's case."""
+    """`tokens` with the written words that `replacements` touch rewritten (`replaced_words`)."""
     edited = list(tokens)
-    for i, word in replacements.items():
-        edited[i] = replacement_form(report, i, word)
+    for slot, written in replaced_words(report, replacements).items():
+        edited[slot] = written
     return tuple(edited)
 
 
