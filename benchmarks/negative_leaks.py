@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--scopes", default="report,sentence", help="comma-separated scopes")
     ap.add_argument("--examples", type=int, default=3, help="leaking negatives to print per kind")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    ap.add_argument("--write-vocabulary", type=Path, default=None,
+                    help="write the training reports' alphabetic word forms here (perturb/data/report_vocabulary.txt)")
     args = ap.parse_args()
     console = Console(width=120)  # kind names stay whole in logs
 
@@ -45,6 +47,8 @@ def main() -> None:
     test = [r for r in reports if assign_split(r.id) == "test"]
     train_texts = [r.text for r in reports if assign_split(r.id) == "train"]
     known = vocabulary(train_texts)
+    if args.write_vocabulary:
+        _write_vocabulary(args.write_vocabulary, known, len(train_texts))
     started = time.perf_counter()
     parsed = list(perturb.Parser().parse_many([r.text for r in test], batch_size=128))
     console.print(f"{len(test)} test reports parsed in {time.perf_counter() - started:.1f} s; "
@@ -95,6 +99,14 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def _write_vocabulary(path: Path, known: frozenset[str], n_reports: int) -> None:
+    words = sorted(form for form in known if form.isalpha())
+    header = (f"# The alphabetic word forms of the {n_reports:,} Open-I training-split reports, lower-cased, one a line:\n"
+              "# the words a WordNet antonym may be (perturb.antonyms). Made by\n"
+              "# `python benchmarks/negative_leaks.py --write-vocabulary perturb/data/report_vocabulary.txt`.\n")
+    path.write_text(header + "".join(f"{word}\n" for word in words), encoding="utf-8")
 
 
 def _print_examples(console: Console, originals: list[str], rows: list, known: frozenset[str], n: int) -> None:
