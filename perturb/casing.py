@@ -51,6 +51,7 @@ def case_forms(word: str, proper_noun: bool = False) -> CaseForms:
     return CaseForms(lower, upper, lower != word)
 
 
+@lru_cache(maxsize=1 << 16)
 def slot_case(word: str, pos: str, after_break: bool, first_in_parse: bool) -> tuple[CaseForms, bool]:
     """The renderings of a slot's original written word (POS: its head token's) and whether the
     slot is capitalised. The slot starts a sentence when a break (the text's start, ".", "!",

@@ -9,6 +9,7 @@ at a capitalised and at a lower-case slot (`perturb.casing`).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,7 @@ from perturb.casing import CaseForms, slot_case
 from perturb.memo import Memo
 from perturb.registry import PosClass
 from perturb.units import WORD_ROWS, Units, pos_code
-from perturb.words import is_word, written_words
+from perturb.words import WORD, token_class, written_words
 
 if TYPE_CHECKING:
     from perturb.parsed import ParsedReport
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 SCOPES = ("report", "sentence")
 _ZERO = np.zeros(1, dtype=np.int64)
 _SENTENCE_BREAK = re.compile(r"[.!?:\n]")
+
+
+@lru_cache(maxsize=4096)
+def _breaks(gap: str) -> bool:
+    """Whether the text between two written words holds a sentence break (`perturb.casing`)."""
+    return _SENTENCE_BREAK.search(gap) is not None
 
 
 class Layout(Memo):
@@ -36,8 +43,7 @@ class Layout(Memo):
       token i belongs to (i itself for free-standing punctuation and whitespace).
     - `sentences`: the slots per sentence; `word_rows`: the slots as `perturb.units` rows
       (position, sentence, counter, POS code, form).
-    - `forms`: at each slot, its written word's lower and capitalised rendering
-      (`perturb.casing`); elsewhere the token itself.
+    - `forms[slot]`: its written word's lower and capitalised rendering (`perturb.casing`).
     - `capital`: whether each slot renders its word capitalised — a property of the slot:
       sentence starts, and slots whose original word started with a capital of its own.
     - `table` + `capital_offset`: `table[src[i] + capital_offset[i]]` is what position i shows
@@ -55,44 +61,51 @@ class Layout(Memo):
         tokens, pos, whitespace, sent_ids = report.tokens, report.pos, report.whitespace, report.sent_ids
         self.report = report
         self.n = n = len(tokens)
-        written = written_words(tokens, whitespace, pos)
-        self.words: tuple[int, ...] = tuple(w.head for w in written)
-        self.spans: dict[int, tuple[int, int]] = {w.head: (w.start, w.end) for w in written}
-        sentences: dict[int, list[int]] = {}
-        for i in self.words:
-            sentences.setdefault(sent_ids[i], []).append(i)
-        self.sentences: tuple[tuple[int, ...], ...] = tuple(tuple(v) for v in sentences.values())
-        first_word_of_sentence: dict[int, int] = {}  # over word tokens: a sentence may start inside a written word
-        for i, (tok, p) in enumerate(zip(tokens, pos)):
-            if sent_ids[i] not in first_word_of_sentence and is_word(tok, p):
-                first_word_of_sentence[sent_ids[i]] = i
         head = list(range(n))
-        forms = [CaseForms(tok, tok, False) for tok in tokens]
-        capital = [False] * n
         lower, upper = list(tokens), list(tokens)
-        previous_end = 0
-        for start, h, end in written:
-            gap = "".join(tokens[i] + whitespace[i] for i in range(previous_end, start))
-            after_break = not previous_end or _SENTENCE_BREAK.search(whitespace[previous_end - 1] + gap) is not None
-            word = "".join(tokens[start:end])
-            forms[h], capital[h] = slot_case(word, pos[h], after_break, first_word_of_sentence.get(sent_ids[h]) == h)
-            for i in range(start, end):
-                head[i] = h
-                lower[i] = upper[i] = ""
-            lower[h], upper[h] = forms[h].lower, forms[h].upper
-            previous_end = end
-        self.head = tuple(head)
-        self.forms = tuple(forms)
-        self.capital = tuple(capital)
-        sentence_of = {i: s for s, group in enumerate(self.sentences) for i in group}
+        capital = [False] * n
+        self.spans: dict[int, tuple[int, int]] = {}
+        self.forms: dict[int, CaseForms] = {}
+        sentences: list[list[int]] = []
+        rows: list[int] = []  # the word rows, flat
         form_ids: dict[tuple[str, str], int] = {}
-        self.word_rows = np.array(
-            [
-                (i, sentence_of[i], k, pos_code(pos[i]), form_ids.setdefault((lower[i], upper[i]), len(form_ids)))
-                for k, i in enumerate(self.words)
-            ],
-            dtype=np.int64,
-        ).reshape(-1, WORD_ROWS).T.copy()
+        last_sentence = -1  # the parse sentence of the last word token seen (ids never decrease)
+        previous_end = 0
+        for start, h, end in written_words(tokens, whitespace, pos):
+            if not previous_end:
+                after_break = True
+            elif start == previous_end:  # the usual case: only whitespace since the last word
+                after_break = _breaks(whitespace[start - 1])
+            else:
+                between = "".join(tokens[i] + whitespace[i] for i in range(previous_end, start))
+                after_break = _breaks(whitespace[previous_end - 1] + between)
+            sentence = sent_ids[h]
+            first_in_parse = sentence > last_sentence
+            if not sentences or sentence != sent_ids[sentences[-1][0]]:
+                sentences.append([])
+            last_sentence = sentence
+            if end - start == 1:
+                word = tokens[h]
+            else:  # glued tokens: the slot writes them all, the others nothing
+                word = "".join(tokens[start:end])
+                for i in range(start, end):
+                    head[i] = h
+                    lower[i] = upper[i] = ""
+                    if i > h and token_class(tokens[i], pos[i]) == WORD:
+                        last_sentence = sent_ids[i]
+            f, capital[h] = slot_case(word, pos[h], after_break, first_in_parse)
+            self.spans[h] = (start, end)
+            self.forms[h] = f
+            lower[h], upper[h] = f.lower, f.upper
+            rows += (h, len(sentences) - 1, len(rows) // WORD_ROWS, pos_code(pos[h]),
+                     form_ids.setdefault((f.lower, f.upper), len(form_ids)))
+            sentences[-1].append(h)
+            previous_end = end
+        self.words: tuple[int, ...] = tuple(self.spans)
+        self.sentences: tuple[tuple[int, ...], ...] = tuple(map(tuple, sentences))
+        self.head = tuple(head)
+        self.capital = tuple(capital)
+        self.word_rows = np.array(rows, dtype=np.int64).reshape(-1, WORD_ROWS).T.copy()
         self.identity = np.arange(n, dtype=np.intp)
         self.table = lower + upper
         self.capital_offset = np.where(capital, n, 0).astype(np.intp)

@@ -48,9 +48,9 @@ def replaced_words(report: ParsedReport, replacements: Mapping[int, str]) -> dic
         written = "".join(
             replacement_form(report, i, edits[i]) if i in edits else report.tokens[i] for i in range(start, end)
         )
-        forms = layout.forms[slot]
-        keeps_its_case = forms.lower == forms.upper and slot in layout.spans
-        out[slot] = written if keeps_its_case else render_like(written, layout.capital[slot])
+        forms = layout.forms.get(slot)
+        keeps_its_capital = forms is not None and forms.lower == forms.upper and forms.lower[:1].isupper()
+        out[slot] = written if keeps_its_capital else render_like(written, layout.capital[slot])
     return out
 
 

@@ -14,7 +14,7 @@ from the engine, so that they measure any engine the same way.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from functools import lru_cache
 
 #: Characters that stand between written words, never inside one.
 SEPARATORS = frozenset('.,;:!?()[]{}"“”«»…')
@@ -30,6 +30,15 @@ def is_word(token: str, pos: str) -> bool:
 def is_separator(token: str) -> bool:
     """Whitespace, or a token made of separators only (the empty token too)."""
     return all(ch in SEPARATORS or ch.isspace() for ch in token)
+
+
+CONNECTOR, WORD, SEPARATOR = range(3)
+
+
+@lru_cache(maxsize=1 << 16)  # a report vocabulary is small: most tokens are cache hits
+def token_class(token: str, pos: str) -> int:
+    """`WORD`, `SEPARATOR` or `CONNECTOR` (punctuation that glues: "-", "/", "%", "'")."""
+    return WORD if is_word(token, pos) else SEPARATOR if is_separator(token) else CONNECTOR
 
 
 _STEM = re.compile(r"[^\W_]+")  # a run of letters and digits
@@ -56,31 +65,30 @@ def can_swap_case(char: str) -> bool:
     return len(other) == 1 and other != char and (other.upper() if char.isupper() else other.lower()) == char
 
 
-class WrittenWord(NamedTuple):
-    """Tokens `start` to `end` (exclusive), glued; `head` is the first word token among them: its
-    POS is the written word's, its sentence the written word's, its case the one that changes."""
-
-    start: int
-    head: int
-    end: int
-
-
-def written_words(tokens: tuple[str, ...], whitespace: tuple[str, ...], pos: tuple[str, ...]) -> list[WrittenWord]:
-    """Every written word of a token sequence, in order: a maximal run of tokens with no whitespace
-    between them and no separator among them that holds a word token. Runs without a word token
-    ("-", "--") are free-standing punctuation."""
-    out: list[WrittenWord] = []
+def written_words(
+    tokens: tuple[str, ...], whitespace: tuple[str, ...], pos: tuple[str, ...]
+) -> list[tuple[int, int, int]]:
+    """Every written word of a token sequence, in order, as (start, head, end): tokens `start` to
+    `end` (exclusive) with no whitespace between them and no separator among them, maximal, of
+    which `head` is the first word token (whose POS and sentence are the written word's). Runs
+    without a word token ("-", "--") are free-standing punctuation."""
+    classes = list(map(token_class, tokens, pos))
+    out: list[tuple[int, int, int]] = []
     n = len(tokens)
     i = 0
     while i < n:
-        if is_separator(tokens[i]):
+        if classes[i] == SEPARATOR:
             i += 1
             continue
         end = i + 1
-        while end < n and whitespace[end - 1] == "" and not is_separator(tokens[end]):
+        while end < n and not whitespace[end - 1] and classes[end] != SEPARATOR:
             end += 1
-        head = next((k for k in range(i, end) if is_word(tokens[k], pos[k])), None)
-        if head is not None:
-            out.append(WrittenWord(i, head, end))
+        if end == i + 1:  # the usual case: a token on its own
+            if classes[i] == WORD:
+                out.append((i, i, end))
+        else:
+            head = next((k for k in range(i, end) if classes[k] == WORD), None)
+            if head is not None:
+                out.append((i, head, end))
         i = end
     return out

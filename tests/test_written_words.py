@@ -12,7 +12,7 @@ import perturb
 from perturb.kernels import PackedEdit, register_kernel
 from perturb.leaks import casing_anomalies, more_casing_anomalies, word_forms
 from perturb.testing import check_batch_matches_single, check_invariants, parsed_reports
-from perturb.words import WrittenWord, written_words
+from perturb.words import written_words
 
 WORD_ORDER_KINDS = [name for name, spec in perturb.PERTURBATIONS.items() if spec.word_preserving][:8]
 
@@ -41,13 +41,13 @@ UNMARKED_START = report(
 
 
 def test_tokens_that_touch_form_one_written_word_and_separators_end_it():
-    assert [GLUED.tokens[w.start : w.end] for w in written_words(GLUED.tokens, GLUED.whitespace, GLUED.pos)] == [
+    assert [GLUED.tokens[start:end] for start, _, end in written_words(GLUED.tokens, GLUED.whitespace, GLUED.pos)] == [
         ("The",), ("patient", "'s"), ("left", "-", "sided"), ("effusion",), ("can", "not"), ("be",), ("seen",),
         ("T2", "/", "FLAIR"), ("and/or",), ("x", "-", "ray"),
     ]
     quoted = report(('"', "", "PUNCT"), ("-", "", "PUNCT"), ("5", "", "NUM"), ("%", "", "NOUN"), (")", " ", "PUNCT"),
                     ("-", " ", "PUNCT"), ("ok", "", "ADJ"))
-    assert written_words(quoted.tokens, quoted.whitespace, quoted.pos) == [WrittenWord(1, 2, 4), WrittenWord(6, 6, 7)]
+    assert written_words(quoted.tokens, quoted.whitespace, quoted.pos) == [(1, 2, 4), (6, 6, 7)]
 
 
 @pytest.mark.parametrize("kind", WORD_ORDER_KINDS)
@@ -131,21 +131,24 @@ def test_casing_anomalies_count_what_a_reader_sees():
 
 
 def test_the_strategy_generates_glued_words_and_sentence_starts_the_parse_does_not_mark():
-    seen = {"glued": 0, "unmarked start": 0}
+    seen = {"glued word": 0, "unmarked start": 0, "capitalised PROPN at a start": 0}
 
-    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(parsed_reports())
     def count(r):
-        seen["glued"] += any(end - start > 1 for start, end in r.layout.spans.values())
-        seen["unmarked start"] += any(  # a capitalised PROPN after a blank line, in the same parse sentence
-            r.pos[i] == "SPACE" and r.sent_ids[i + 1] == r.sent_ids[i] and r.pos[i + 1] == "PROPN"
-            and r.tokens[i + 1][:1].isupper()
-            for i in range(len(r) - 1)
-        )
+        layout = r.layout
+        seen["glued word"] += any(end - start > 1 for start, end in layout.spans.values())
+        starts = []  # slots after a break ("." "!" "?" or a line break) that the parse runs on past
+        for previous, h in zip(layout.words, layout.words[1:]):
+            end = layout.spans[previous][1]
+            gap = r.whitespace[end - 1] + "".join(t + w for t, w in zip(r.tokens[end:h], r.whitespace[end:h]))
+            if r.sent_ids[previous] == r.sent_ids[h] and any(ch in ".!?\n" for ch in gap):
+                starts.append(h)
+        seen["unmarked start"] += bool(starts)
+        seen["capitalised PROPN at a start"] += any(r.pos[h] == "PROPN" and r.tokens[h][:1].isupper() for h in starts)
 
     count()
-    assert seen["glued"] >= 100 and seen["unmarked start"] >= 3, seen
+    assert min(seen.values()) >= 10, seen
 
 
 @pytest.mark.parametrize("kind", WORD_ORDER_KINDS + ["replace_adjectives_with_antonyms"])
