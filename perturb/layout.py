@@ -18,7 +18,7 @@ from perturb.casing import CaseForms, slot_case
 from perturb.memo import Memo
 from perturb.registry import PosClass
 from perturb.units import WORD_ROWS, Units, pos_code
-from perturb.words import WORD, token_class, written_words
+from perturb.words import is_word, written_words
 
 if TYPE_CHECKING:
     from perturb.parsed import ParsedReport
@@ -64,9 +64,10 @@ class Layout(Memo):
         head = list(range(n))
         lower, upper = list(tokens), list(tokens)
         capital = [False] * n
-        self.spans: dict[int, tuple[int, int]] = {}
-        self.forms: dict[int, CaseForms] = {}
+        spans: dict[int, tuple[int, int]] = {}
+        forms: dict[int, CaseForms] = {}
         sentences: list[list[int]] = []
+        group_sentence = -1  # the parse sentence of the last group in `sentences`
         rows: list[int] = []  # the word rows, flat
         form_ids: dict[tuple[str, str], int] = {}
         last_sentence = -1  # the parse sentence of the last word token seen (ids never decrease)
@@ -75,14 +76,16 @@ class Layout(Memo):
             if not previous_end:
                 after_break = True
             elif start == previous_end:  # the usual case: only whitespace since the last word
-                after_break = _breaks(whitespace[start - 1])
+                space = whitespace[start - 1]
+                after_break = space != " " and _breaks(space)
             else:
                 between = "".join(tokens[i] + whitespace[i] for i in range(previous_end, start))
                 after_break = _breaks(whitespace[previous_end - 1] + between)
             sentence = sent_ids[h]
             first_in_parse = sentence > last_sentence
-            if not sentences or sentence != sent_ids[sentences[-1][0]]:
+            if sentence != group_sentence:
                 sentences.append([])
+                group_sentence = sentence
             last_sentence = sentence
             if end - start == 1:
                 word = tokens[h]
@@ -91,17 +94,17 @@ class Layout(Memo):
                 for i in range(start, end):
                     head[i] = h
                     lower[i] = upper[i] = ""
-                    if i > h and token_class(tokens[i], pos[i]) == WORD:
+                    if i > h and is_word(tokens[i], pos[i]):
                         last_sentence = sent_ids[i]
             f, capital[h] = slot_case(word, pos[h], after_break, first_in_parse)
-            self.spans[h] = (start, end)
-            self.forms[h] = f
+            spans[h] = (start, end)
+            forms[h] = f
             lower[h], upper[h] = f.lower, f.upper
-            rows += (h, len(sentences) - 1, len(rows) // WORD_ROWS, pos_code(pos[h]),
-                     form_ids.setdefault((f.lower, f.upper), len(form_ids)))
+            rows += (h, len(sentences) - 1, len(spans) - 1, pos_code(pos[h]), form_ids.setdefault(f[:2], len(form_ids)))
             sentences[-1].append(h)
             previous_end = end
-        self.words: tuple[int, ...] = tuple(self.spans)
+        self.spans, self.forms = spans, forms
+        self.words: tuple[int, ...] = tuple(spans)
         self.sentences: tuple[tuple[int, ...], ...] = tuple(map(tuple, sentences))
         self.head = tuple(head)
         self.capital = tuple(capital)

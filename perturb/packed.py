@@ -19,7 +19,7 @@ from perturb.layout import SCOPES, Layout
 from perturb.memo import Memo
 from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
-from perturb.rendering import replaced_words
+from perturb.rendering import written_with
 from perturb.result import Replacement
 from perturb.units import WORD_ROWS, Units, counting, exclusive_cumsum
 
@@ -47,7 +47,7 @@ class _ReportCandidates(NamedTuple):
             by_slot.setdefault(layout.head[position], []).append((position, word))
         slots = sorted(by_slot)
         edits = [tuple(by_slot[slot]) for slot in slots]
-        written = [replaced_words(report, dict(edit))[slot] for slot, edit in zip(slots, edits)]
+        written = [written_with(report, slot, dict(edit)) for slot, edit in zip(slots, edits)]
         return cls(
             np.array(slots, dtype=np.int64),
             edits,

@@ -32,26 +32,34 @@ def replacement_form(report: ParsedReport, position: int, word: str) -> str:
     return word.upper() if original.isupper() and len(original) > 1 else word
 
 
-def replaced_words(report: ParsedReport, replacements: Mapping[int, str]) -> dict[int, str]:
-    """Each written word that `replacements` (token position → new word) touch, by its slot, as
-    written there: its tokens with the replacements put in ("left-sided" with "right" for "left"
-    is "right-sided"), in the slot's case (unless the original word keeps its own, as acronyms
-    do). A replacement rewrites the written word that held the token in the original, whatever
-    moved; at free-standing punctuation it writes the word alone."""
+def written_with(report: ParsedReport, slot: int, edits: Mapping[int, str]) -> str:
+    """The written word at `slot` with its tokens replaced as `edits` says (token position → new
+    word; "left-sided" with "right" for "left" is "right-sided"), in the slot's case — unless the
+    original word keeps a capital of its own, as acronyms do. At free-standing punctuation, the
+    new word alone."""
     layout = report.layout
-    by_slot: dict[int, dict[int, str]] = {}
-    for position, word in replacements.items():
-        by_slot.setdefault(layout.head[position], {})[position] = word
-    out = {}
-    for slot, edits in sorted(by_slot.items()):
-        start, end = layout.spans.get(slot, (slot, slot + 1))
+    start, end = layout.spans.get(slot, (slot, slot + 1))
+    if end - start == 1:
+        written = replacement_form(report, slot, edits[slot])
+    else:
         written = "".join(
             replacement_form(report, i, edits[i]) if i in edits else report.tokens[i] for i in range(start, end)
         )
-        forms = layout.forms.get(slot)
-        keeps_its_capital = forms is not None and forms.lower == forms.upper and forms.lower[:1].isupper()
-        out[slot] = written if keeps_its_capital else render_like(written, layout.capital[slot])
-    return out
+    forms = layout.forms.get(slot)
+    if forms is not None and forms.lower == forms.upper and forms.lower[:1].isupper():
+        return written
+    return render_like(written, layout.capital[slot])
+
+
+def replaced_words(report: ParsedReport, replacements: Mapping[int, str]) -> dict[int, str]:
+    """Each written word that `replacements` (token position → new word) touch, by its slot, as
+    `written_with` writes it. A replacement rewrites the written word that held the token in the
+    original, whatever moved."""
+    head = report.layout.head
+    by_slot: dict[int, dict[int, str]] = {}
+    for position, word in replacements.items():
+        by_slot.setdefault(head[position], {})[position] = word
+    return {slot: written_with(report, slot, edits) for slot, edits in sorted(by_slot.items())}
 
 
 def edited_tokens(

@@ -27,18 +27,10 @@ def is_word(token: str, pos: str) -> bool:
     return pos not in FIXED_POS and (token.isalnum() or any(ch.isalnum() for ch in token))
 
 
+@lru_cache(maxsize=4096)  # few distinct punctuation tokens
 def is_separator(token: str) -> bool:
     """Whitespace, or a token made of separators only (the empty token too)."""
     return all(ch in SEPARATORS or ch.isspace() for ch in token)
-
-
-CONNECTOR, WORD, SEPARATOR = range(3)
-
-
-@lru_cache(maxsize=1 << 16)  # a report vocabulary is small: most tokens are cache hits
-def token_class(token: str, pos: str) -> int:
-    """`WORD`, `SEPARATOR` or `CONNECTOR` (punctuation that glues: "-", "/", "%", "'")."""
-    return WORD if is_word(token, pos) else SEPARATOR if is_separator(token) else CONNECTOR
 
 
 _STEM = re.compile(r"[^\W_]+")  # a run of letters and digits
@@ -72,23 +64,23 @@ def written_words(
     `end` (exclusive) with no whitespace between them and no separator among them, maximal, of
     which `head` is the first word token (whose POS and sentence are the written word's). Runs
     without a word token ("-", "--") are free-standing punctuation."""
-    classes = list(map(token_class, tokens, pos))
     out: list[tuple[int, int, int]] = []
-    n = len(tokens)
-    i = 0
-    while i < n:
-        if classes[i] == SEPARATOR:
-            i += 1
+    start = head = -1  # the run being read, and its first word token
+    for i, (token, tag, space) in enumerate(zip(tokens, pos, whitespace)):
+        word = tag not in FIXED_POS and (token.isalnum() or any(ch.isalnum() for ch in token))
+        if not word and is_separator(token):
+            if head >= 0:
+                out.append((start, head, i))
+            start = head = -1
             continue
-        end = i + 1
-        while end < n and not whitespace[end - 1] and classes[end] != SEPARATOR:
-            end += 1
-        if end == i + 1:  # the usual case: a token on its own
-            if classes[i] == WORD:
-                out.append((i, i, end))
-        else:
-            head = next((k for k in range(i, end) if classes[k] == WORD), None)
-            if head is not None:
-                out.append((i, head, end))
-        i = end
+        if start < 0:
+            start = i
+        if word and head < 0:
+            head = i
+        if space:
+            if head >= 0:
+                out.append((start, head, i + 1))
+            start = head = -1
+    if head >= 0:
+        out.append((start, head, len(tokens)))
     return out
