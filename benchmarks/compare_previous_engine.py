@@ -52,7 +52,8 @@ def run(seed):
             perturb.apply_many(report, kinds, seed=seed, key=key)
     elif mode == "collator":
         for a in range(0, len(ids), 64):
-            requests = [perturb.Request(r, kind, k) for r, k in zip(parsed[a : a + 64], ids[a : a + 64]) for kind in kinds]
+            records = zip(parsed[a : a + 64], ids[a : a + 64])
+            requests = [perturb.Request(r, kind, k) for r, k in records for kind in kinds]
             perturb.apply_requests(requests, seed=seed)
     else:
         size = int(mode[len("batch"):])
@@ -103,7 +104,8 @@ def main() -> None:
         for epochs in ("warm", "cold"):
             for engine in engines:
                 print(f"  {epochs} {engine:>8}: {_summary(rates[mode][engine][epochs])}")
-            ratio = statistics.median(rates[mode]["current"][epochs]) / statistics.median(rates[mode][args.commit][epochs])
+            current, earlier = (statistics.median(rates[mode][e][epochs]) for e in ("current", args.commit))
+            ratio = current / earlier
             print(f"  {epochs} current / {args.commit}: {ratio:.2f}x")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

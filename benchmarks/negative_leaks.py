@@ -103,8 +103,8 @@ def main() -> None:
 
 def _write_vocabulary(path: Path, known: frozenset[str], n_reports: int) -> None:
     words = sorted(form for form in known if form.isalpha())
-    header = (f"# The alphabetic word forms of the {n_reports:,} Open-I training-split reports, lower-cased, one a line:\n"
-              "# the words a WordNet antonym may be (perturb.antonyms). Made by\n"
+    header = (f"# The alphabetic word forms of the {n_reports:,} Open-I training-split reports, lower-cased,\n"
+              "# one a line: the words a WordNet antonym may be (perturb.antonyms). Made by\n"
               "# `python benchmarks/negative_leaks.py --write-vocabulary perturb/data/report_vocabulary.txt`.\n")
     path.write_text(header + "".join(f"{word}\n" for word in words), encoding="utf-8")
 

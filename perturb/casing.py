@@ -1,8 +1,9 @@
 """The case rule that makes originals and negatives indistinguishable by formatting.
 
-Capitalisation belongs to the slot, not the word. A slot is capitalised when it starts a sentence,
-whatever word held it in the original (an acronym, a word the tagger called PROPN, a digit), or when
-its original word began with a capital for no reason of its own (after "FINDINGS:"); any word that
+Capitalisation belongs to the slot, not the word (a slot: where a written word stands,
+`perturb.words`). A slot is capitalised when it starts a sentence, whatever word held it in the
+original (an acronym, a word the tagger called PROPN, a digit), or when its original word began
+with a capital that is not its own (a common word capitalised inside a sentence); any word that
 lands there is rendered capitalised, and in lower case everywhere else. A word keeps its own case
 only where that case is its own: acronyms ("AP", "COPD", "T2/FLAIR") and proper nouns that the
 original capitalises inside a sentence — a PROPN tag on a capitalised sentence start is not trusted.
@@ -56,8 +57,9 @@ def slot_case(word: str, pos: str, after_break: bool, first_in_parse: bool) -> t
     """The renderings of a slot's original written word (POS: its head token's) and whether the
     slot is capitalised. The slot starts a sentence when a break (the text's start, ".", "!",
     "?", ":", a line break) stands before it and its word does not begin with a lower-case letter
-    that has a capital (the word after "approx." stays as written); the parser's sentence starts are not needed for that (it
-    misses many, e.g. after the blank line before an impression), only to distrust a PROPN tag."""
+    that has a capital (the word after "approx." stays as written). The parser's sentence starts
+    are not used for that, since it misses many (after the blank line before an impression, say),
+    only to distrust a PROPN tag."""
     sentence_start = after_break and not (word[:1].islower() and can_swap_case(word[0]))
     forms = case_forms(word, proper_noun=pos == "PROPN" and not (sentence_start or first_in_parse))
     return forms, sentence_start or forms.capitalised_here

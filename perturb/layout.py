@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from perturb.casing import CaseForms, slot_case
+from perturb.casing import slot_case
 from perturb.memo import Memo
 from perturb.registry import PosClass
 from perturb.units import WORD_ROWS, Units, pos_code
@@ -39,22 +39,22 @@ class Layout(Memo):
 
     - `words`: the slots of the report's written words (`perturb.words`): the position of each
       one's head token, the one perturbations move (its other tokens go with it);
-      `spans[slot]`: its token range (start, end); `head[i]`: the slot of the written word that
-      token i belongs to (i itself for free-standing punctuation and whitespace).
+      `span(slot)`: its token range (start, end), `glued`: those of the written words of more
+      than one token; `head[i]`: the slot of the written word that token i belongs to (i itself
+      for free-standing punctuation and whitespace).
     - `sentences`: the slots per sentence; `word_rows`: the slots as `perturb.units` rows
       (position, sentence, counter, POS code, form).
-    - `forms[slot]`: its written word's lower and capitalised rendering (`perturb.casing`).
     - `capital`: whether each slot renders its word capitalised — a property of the slot:
       sentence starts, and slots whose original word started with a capital of its own.
     - `table` + `capital_offset`: `table[src[i] + capital_offset[i]]` is what position i shows
-      when the written word of slot `src[i]` lands there: the whole written word at a slot, ""
-      at the other tokens of a written word, the token itself elsewhere; so rendering is one
-      gather and `tokens` keeps one entry per token.
+      when the written word of slot `src[i]` lands there, in i's case (`perturb.casing`): the
+      whole written word at a slot, "" at the other tokens of a written word, the token itself
+      elsewhere; so rendering is one gather and `tokens` keeps one entry per token.
     """
 
     __slots__ = (
-        "report", "n", "words", "spans", "head", "sentences", "word_rows", "forms", "capital", "identity",
-        "table", "capital_offset", "tokens", "text", "_units", "_memo", "_table_bytes",
+        "report", "n", "words", "glued", "head", "sentences", "word_rows", "capital", "identity", "table",
+        "capital_offset", "tokens", "text", "_units", "_memo", "_table_bytes",
     )
 
     def __init__(self, report: "ParsedReport") -> None:
@@ -64,8 +64,8 @@ class Layout(Memo):
         head = list(range(n))
         lower, upper = list(tokens), list(tokens)
         capital = [False] * n
-        spans: dict[int, tuple[int, int]] = {}
-        forms: dict[int, CaseForms] = {}
+        words: list[int] = []
+        glued: dict[int, tuple[int, int]] = {}
         sentences: list[list[int]] = []
         group_sentence = -1  # the parse sentence of the last group in `sentences`
         rows: list[int] = []  # the word rows, flat
@@ -83,28 +83,28 @@ class Layout(Memo):
                 after_break = _breaks(whitespace[previous_end - 1] + between)
             sentence = sent_ids[h]
             first_in_parse = sentence > last_sentence
+            last_sentence = sentence
             if sentence != group_sentence:
                 sentences.append([])
                 group_sentence = sentence
-            last_sentence = sentence
             if end - start == 1:
                 word = tokens[h]
             else:  # glued tokens: the slot writes them all, the others nothing
                 word = "".join(tokens[start:end])
+                glued[h] = (start, end)
                 for i in range(start, end):
                     head[i] = h
                     lower[i] = upper[i] = ""
                     if i > h and is_word(tokens[i], pos[i]):
                         last_sentence = sent_ids[i]
             f, capital[h] = slot_case(word, pos[h], after_break, first_in_parse)
-            spans[h] = (start, end)
-            forms[h] = f
             lower[h], upper[h] = f.lower, f.upper
-            rows += (h, len(sentences) - 1, len(spans) - 1, pos_code(pos[h]), form_ids.setdefault(f[:2], len(form_ids)))
+            rows += (h, len(sentences) - 1, len(words), pos_code(pos[h]), form_ids.setdefault(f[:2], len(form_ids)))
+            words.append(h)
             sentences[-1].append(h)
             previous_end = end
-        self.spans, self.forms = spans, forms
-        self.words: tuple[int, ...] = tuple(spans)
+        self.words: tuple[int, ...] = tuple(words)
+        self.glued = glued
         self.sentences: tuple[tuple[int, ...], ...] = tuple(map(tuple, sentences))
         self.head = tuple(head)
         self.capital = tuple(capital)
@@ -117,6 +117,10 @@ class Layout(Memo):
         self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
         self._memo: dict[object, object] = {}
         self._table_bytes: tuple[bytes, np.ndarray, np.ndarray] | None = None
+
+    def span(self, slot: int) -> tuple[int, int]:
+        """The tokens (start, end) of the written word at `slot` (a free-standing token: itself)."""
+        return self.glued.get(slot, (slot, slot + 1))
 
     @property
     def table_bytes(self) -> tuple[bytes, np.ndarray, np.ndarray]:

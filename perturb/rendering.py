@@ -38,15 +38,15 @@ def written_with(report: ParsedReport, slot: int, edits: Mapping[int, str]) -> s
     original word keeps a capital of its own, as acronyms do. At free-standing punctuation, the
     new word alone."""
     layout = report.layout
-    start, end = layout.spans.get(slot, (slot, slot + 1))
+    start, end = layout.span(slot)
     if end - start == 1:
         written = replacement_form(report, slot, edits[slot])
     else:
         written = "".join(
             replacement_form(report, i, edits[i]) if i in edits else report.tokens[i] for i in range(start, end)
         )
-    forms = layout.forms.get(slot)
-    if forms is not None and forms.lower == forms.upper and forms.lower[:1].isupper():
+    lower, upper = layout.table[slot], layout.table[slot + layout.n]
+    if lower == upper and lower[:1].isupper():
         return written
     return render_like(written, layout.capital[slot])
 

@@ -119,7 +119,7 @@ def check_casing(report: ParsedReport, result: PerturbationResult) -> None:
     carries a separator of its own ("Dr.", "e.g.", '"a'): moving it moves a sentence break or the
     letter a reader sees first, which no rule of slots can follow."""
     layout = report.layout
-    carried = (report.tokens[i] for start, end in layout.spans.values() for i in range(start, end))
+    carried = (report.tokens[i] for slot in layout.words for i in range(*layout.span(slot)))
     if any(ch in SEPARATORS for token in carried for ch in token):
         return
     ours, theirs = casing_anomalies(result.text), casing_anomalies(report.text)
@@ -229,7 +229,7 @@ def check_antonyms(report: ParsedReport, result: PerturbationResult) -> None:
         assert report.pos[r.position] == "ADJ", f"{result.kind}: replaced non-adjective {r.old!r}"
         partner = antonym_of(report.tokens[r.position].lower())
         assert partner is not None, f"{result.kind}: {report.tokens[r.position]!r} has no antonym"
-        start, end = layout.spans[r.position]
+        start, end = layout.span(r.position)
         expected = "".join(partner if i == r.position else report.tokens[i] for i in range(start, end))
         assert r.old == layout.tokens[r.position] and r.new.lower() == expected.lower(), (
             f"{result.kind}: {r.old!r} → {r.new!r} is not its antonym {expected!r}"

@@ -44,10 +44,10 @@ def is_acronym(word: str) -> bool:
     if stem is None:
         return False
     text = stem.group()
-    cased = [ch for ch in text if ch.isupper() or ch.islower()]
     if text == "I":
         return True
-    return bool(cased) and all(ch.isupper() for ch in cased) and (len(cased) >= 2 or any(ch.isdigit() for ch in text))
+    cased = [ch for ch in text if ch.isupper() or ch.islower()]
+    return bool(cased) and all(ch.isupper() for ch in cased) and (len(cased) >= 2 or any(map(str.isdigit, text)))
 
 
 def can_swap_case(char: str) -> bool:
@@ -67,7 +67,7 @@ def written_words(
     out: list[tuple[int, int, int]] = []
     start = head = -1  # the run being read, and its first word token
     for i, (token, tag, space) in enumerate(zip(tokens, pos, whitespace)):
-        word = tag not in FIXED_POS and (token.isalnum() or any(ch.isalnum() for ch in token))
+        word = is_word(token, tag)
         if not word and is_separator(token):
             if head >= 0:
                 out.append((start, head, i))
