@@ -20,8 +20,8 @@ from perturb.batch import apply_batch
 from perturb.leaks import casing_anomalies, word_forms
 from perturb.parsed import ParsedReport
 from perturb.registry import PerturbationSpec, get
-from perturb.words import SEPARATORS
 from perturb.result import PerturbationResult
+from perturb.words import SEPARATORS
 
 COARSE_POS = ("NOUN", "PROPN", "ADJ", "VERB", "AUX", "DET", "ADP", "ADV", "PRON", "NUM", "CCONJ", "PART")
 PUNCTUATION = (".", ",", ":", ";", "-", "(", ")", "/", '"', "'", "!", "?")

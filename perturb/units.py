@@ -23,6 +23,7 @@ from perturb.registry import PosClass
 POSITION, SENTENCE, COUNTER, POS_CODE, FORM = range(5)
 WORD_ROWS = 5
 
+
 class _Codes(dict):
     """A small integer per coarse POS tag, assigned on first sight (only compared within one
     process, never stored)."""
