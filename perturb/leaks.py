@@ -12,10 +12,14 @@ engine's parse, so they can check the engine from outside:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from perturb.words import SEPARATORS, can_swap_case, is_acronym
+
+if TYPE_CHECKING:
+    from perturb.result import PerturbationResult
 
 _FORM = re.compile("[^\\s" + re.escape("".join(sorted(SEPARATORS))) + "]+")
 #: A gap between two written words that holds one of these starts a sentence; after a colon
@@ -97,25 +101,23 @@ class KindLeaks(NamedTuple):
         return count / self.negatives if self.negatives else 0.0
 
 
-def measure(originals: Iterable[str], rows: Iterable[Iterable[object]], known: frozenset[str]) -> dict[str, KindLeaks]:
-    """Per kind, the leaks of applicable negatives (`perturb.PerturbationResult`s; `rows[r]`: the
-    results for `originals[r]`, as `perturb.apply_batch` returns them)."""
+def measure(
+    originals: Iterable[str], rows: Iterable[Iterable[PerturbationResult]], known: frozenset[str]
+) -> dict[str, KindLeaks]:
+    """Per kind, the leaks of its applicable negatives; `rows[r]` holds the results for
+    `originals[r]`, as `perturb.apply_batch` returns them."""
     counts: dict[str, list[int]] = {}
-    forms: dict[str, dict[str, int]] = {}
+    forms: dict[str, Counter[str]] = {}
     for original, results in zip(originals, rows):
         for result in results:
-            if not result.applicable:  # type: ignore[attr-defined]
+            if not result.applicable:
                 continue
-            kind, text = result.kind, result.text  # type: ignore[attr-defined]
-            tally = counts.setdefault(kind, [0, 0, 0])
-            seen = forms.setdefault(kind, {})
+            tally = counts.setdefault(result.kind, [0, 0, 0])
+            new = new_forms(result.text, original, known)
             tally[0] += 1
-            tally[1] += more_casing_anomalies(text, original)
-            new = new_forms(text, original, known)
+            tally[1] += more_casing_anomalies(result.text, original)
             tally[2] += bool(new)
-            for form in new:
-                seen[form] = seen.get(form, 0) + 1
+            forms.setdefault(result.kind, Counter()).update(new)
     return {
-        kind: KindLeaks(n, casing, new, dict(sorted(forms[kind].items(), key=lambda kv: -kv[1])))
-        for kind, (n, casing, new) in counts.items()
+        kind: KindLeaks(n, casing, new, dict(forms[kind].most_common())) for kind, (n, casing, new) in counts.items()
     }
