@@ -14,7 +14,7 @@ from perturb.leaks import casing_anomalies, more_casing_anomalies, word_forms
 from perturb.testing import check_batch_matches_single, check_invariants, parsed_reports
 from perturb.words import written_words
 
-WORD_ORDER_KINDS = [name for name, spec in perturb.PERTURBATIONS.items() if spec.word_preserving][:8]
+WORD_ORDER_KINDS = [name for name in perturb.PAPER_KINDS if perturb.get(name).word_preserving]
 
 
 def report(*rows: tuple[str, str, str], sentences: tuple[int, ...] | None = None) -> perturb.ParsedReport:
