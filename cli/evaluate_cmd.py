@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cli.app import app
+from cli.console import print_table, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
+from cli.paths import check_outputs
 
 benchmark_app = typer.Typer(help="Train and evaluate several settings on the same data and seeds.",
                             no_args_is_help=True)
@@ -203,10 +204,9 @@ def evaluate_command(
             plot_retrieval(result["retrieval"], out / "retrieval.png"),
             plot_classification(_classifiers(result), out / "classification.png"),
         ]
-        console = Console()
         for table in (_semantic_table(result["semantic"], result["semantic_text_only"]),
                       _retrieval_table(result["retrieval"]), _classification_table(result)):
-            console.print(table)
+            print_table(table)
         typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
 
 
@@ -243,6 +243,7 @@ def explain_command(
         if report.startswith("@"):
             report = _existing(Path(report[1:]), "--report").read_text(encoding="utf-8")
         _existing(image, "--image")
+        check_outputs({"--out": out}, [image])
         device = _device(device)
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
         try:
@@ -320,7 +321,7 @@ def evaluate_nli_command(
         for name, f1 in result.per_class_f1.items():
             table.add_row(f"F1 {name}", _fraction(f1))
         table.add_row("rejected rows (train/test)", f"{train_rejects}/{test_rejects}")
-        Console().print(table)
+        print_table(table)
         typer.echo(f"wrote {out / 'nli.json'} and {out / 'nli_loss.png'}", err=True)
 
 
@@ -474,7 +475,7 @@ def ablation_command(
             "parse_cache": parse_cache and str(parse_cache)})
         options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
         _quiet_transformers()
-        console = Console(stderr=True)
+        console = stderr_console()
         try:
             outcome = run_ablation(
                 base, names, seed_list, out, options, time_budget_s=time_budget, quiet=quiet,
@@ -484,7 +485,7 @@ def ablation_command(
         except (ManifestError, EvaluationError, CheckpointError, ParseCacheMismatch, CollatorError,
                 ImageError, NonFiniteLoss) as err:
             raise DataError(str(err)) from None
-        Console().print(_ablation_table(out / "ablation.json"))
+        print_table(_ablation_table(out / "ablation.json"))
         if outcome.pending:
             console.print(f"{len(outcome.pending)} run(s) still to do (next: {outcome.pending[0]}); "
                           "run the same command again to continue")
