@@ -29,7 +29,8 @@ ProbeSplitOption = Annotated[str, typer.Option(
 
 
 def _device(name: str) -> str:
-    """`auto` → cuda when available, else cpu; anything else must be a device torch knows."""
+    """`auto` → cuda when available, else cpu; anything else must be a device torch knows and
+    this machine has."""
     import torch
 
     if name == "auto":
@@ -38,8 +39,15 @@ def _device(name: str) -> str:
         device = torch.device(name)
     except (RuntimeError, ValueError):
         raise UsageError(f"unknown --device {name!r}; try auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "cpu":
+        return name
+    backend = getattr(torch, device.type, None) if device.type != "mps" else torch.backends.mps
+    available = getattr(backend, "is_available", lambda: False)()
+    if not available:
+        raise UsageError(f"--device {name}: no {device.type} device on this machine; try auto or cpu")
+    count = getattr(backend, "device_count", lambda: 1)()
+    if device.index is not None and device.index >= count:
+        raise UsageError(f"--device {name}: this machine has {count} {device.type} device(s)")
     return name
 
 

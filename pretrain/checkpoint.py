@@ -119,6 +119,8 @@ def load_state(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no {STATE_FILE} (not a checkpoint folder)") from None
     except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise CheckpointError(f"{file}: unreadable ({_first_line(err)})") from None
         found = re.search(r"GLOBAL (\S+)", str(err))
         what = f" ({found[1]})" if found else ""
         raise CheckpointError(f"{file}: holds objects other than tensors and plain data{what}; "
