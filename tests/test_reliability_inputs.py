@@ -57,6 +57,17 @@ def corpus(path: Path, n: int = 5) -> Path:
     return write_rows(path, [{"id": f"r{i}", "text": GOOD[i % len(GOOD)]} for i in range(n)])
 
 
+# --- 2. plugins run code ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["perturb", "show", "list"])
+def test_2_the_plugin_option_says_that_it_runs_the_modules_code(command):
+    result = invoke(command, "--help", env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "runs its code, as any import does" in text and "docs/reliability.md" in text
+
+
 # --- 3. an output that is the input ------------------------------------------------------------
 
 
