@@ -7,6 +7,7 @@ and the corpus commands start fast.
 from __future__ import annotations
 
 import signal
+import warnings
 from importlib import import_module
 
 import typer
@@ -59,10 +60,16 @@ for _module in COMMAND_MODULES:
     import_module(_module)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings (rows left out, missing images) as one line, without the source line Python adds."""
+    return f"radperturb: warning: {message}\n"
+
+
 def main() -> None:
     """Entry point: usage errors (unknown option, bad value) become one line on stderr, exit 2.
     SIGINT, SIGTERM and SIGHUP end the run, and every process it started (`cli.processes`)."""
     processes.install()
+    warnings.formatwarning = _one_line_warning
     try:
         code = app(standalone_mode=False)
     except _UsageError as err:

@@ -76,6 +76,27 @@ def crafted_state(marker: Path) -> dict:
             "step_in_epoch": 2, "world_size": 1, "config": {}}
 
 
+# --- 5. bad manifest rows in a run without a parse cache ------------------------------------
+
+
+def test_5_pretrain_without_a_cache_leaves_bad_manifest_rows_out_and_trains(data, tmp_path):
+    manifest = tmp_path / "manifest.jsonl"
+    rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["image"] = str(data / row["image"])
+    bad = [{**rows[0], "id": "surrogate", "findings": "Effusion \ud800."},
+           {**rows[0], "id": "long", "findings": "word " * 200_001},
+           {**rows[1]}]  # a repeated id
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows + bad))
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match=rf"3 bad rows left out \(first: {manifest}:{len(rows) + 1}: "):
+        result = run("pretrain", manifest, "-o", out, "--max-steps", "1", "-q", *TINY)
+    assert result.exit_code == 0, result.output
+    from perturb.cache import ParseCache
+
+    assert set(ParseCache.load(out / "parses.jsonl.gz").keys()) <= {r["id"] for r in rows}
+
+
 # --- 1. checkpoints load no code -----------------------------------------------------------------
 
 
