@@ -14,9 +14,9 @@ import typer
 from rich.table import Table
 
 from cli.app import data_app
+from cli.console import print_problems, print_table, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
 from cli.paths import check_outputs
-from cli.console import print_problems, print_table, stderr_console
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 
@@ -156,8 +156,7 @@ def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int,
         f"{summary.rows:,} image–report pairs in {manifest} ({summary.written:,} rendered, "
         f"{summary.kept:,} kept from an earlier run) in {elapsed:.1f} s; splits: "
         + ", ".join(f"{name} {summary.splits[name]:,}" for name in ("train", "valid", "test")))
-    print_problems(console, "rejected rows of " + str(reports_path),
-                    [str(r) for r in rejects])
+    print_problems(console, "rejected rows of " + str(reports_path), [str(r) for r in rejects])
     print_problems(console, "reports whose image failed", [f"{i}: {e}" for i, e in summary.failed])
     if summary.ignored_tags:
         table = Table(title="MeSH tags the phantom cannot draw (ignored), by reports")

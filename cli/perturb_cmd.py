@@ -30,10 +30,10 @@ from cli.corpus_writers import (
     open_rejects,
     output_format,
 )
+from cli.console import print_table
 from cli.errors import DataError, reported_errors
 from cli.paths import check_outputs
 from cli.perturb_stream import ParseSource, PerturbOptions, perturb_records
-from cli.console import print_table
 from cli.progress import report_progress
 from cli.records import STDIN, ByteCount, Reject, Schema, check_inputs, read_records
 from cli.sharding import Shard

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from cli.app import app
+from cli.console import print_problems, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
 from cli.paths import check_outputs
-from cli.console import print_problems, stderr_console
 
 Opt = typer.Option
 

@@ -28,6 +28,7 @@ SIGNAL_EXITS = frozenset(128 + s for s in (signal.SIGHUP, signal.SIGINT, signal.
 _PR_SET_PDEATHSIG = 1
 _installed = False
 _forking_pid = [0]
+_prctl = None  # libc's prctl, looked up before any fork (a child must not load libraries)
 
 
 class Terminated(BaseException):
@@ -74,21 +75,23 @@ def _in_child() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            return
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != _forking_pid[0]:  # the parent died before prctl took effect
             os._exit(1)
 
 
 def install() -> None:
     """Install the handlers and the fork hooks; once, from the main thread of the CLI process."""
-    global _installed
+    global _installed, _prctl
     if _installed:
         return
     _installed = True
+    if sys.platform.startswith("linux"):
+        try:
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _prctl = None
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
     os.register_at_fork(before=_before_fork, after_in_child=_in_child)
