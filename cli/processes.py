@@ -11,7 +11,9 @@
   `PR_SET_PDEATHSIG`), so not even a SIGKILLed run leaves them behind.
 - A run that ends on a signal leaves through `exit_now`, which ends what children remain and
   skips the interpreter's exit handlers (they would join multiprocessing queues whose readers are
-  gone).
+  gone). Should the unwinding stall, or the exception be lost (Python ignores an exception raised
+  in a `__del__`, and a signal handler can run inside one), a timer leaves anyway `GRACE_S`
+  seconds after the signal.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import warnings
 
 #: Exit statuses of a run ended by a signal: 128 + SIGHUP, SIGINT, SIGTERM.
 SIGNAL_EXITS = frozenset(128 + s for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM))
+#: Seconds a signalled run has to unwind before it is ended without it.
+GRACE_S = 10.0
 _PR_SET_PDEATHSIG = 1
 _installed = False
 _forking_pid = [0]
@@ -62,9 +67,18 @@ def _on_signal(signum: int, _frame) -> None:
     # spaCy warns (W127) that its workers did not finish: they were ended on purpose.
     warnings.filterwarnings("ignore", message=r"\[W127\]")
     end_children(daemons=False)
+    message = "interrupted" if signum == signal.SIGINT else f"terminated by {signal.Signals(signum).name}"
+    timer = threading.Timer(GRACE_S, _leave_anyway, (message, 128 + signum))
+    timer.daemon = True
+    timer.start()
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
+
+
+def _leave_anyway(message: str, code: int) -> None:
+    sys.stderr.write(f"radperturb: {message} (did not unwind in {GRACE_S:g} s)\n")
+    exit_now(code)
 
 
 def _before_fork() -> None:
@@ -101,7 +115,8 @@ def exit_now(code: int) -> None:
     """Leave at once with `code`: end the remaining children, flush stdout and stderr, and skip
     the exit handlers."""
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         end_children()
         for stream in (sys.stdout, sys.stderr):
             try:

@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCES = ["The heart is normal in size.", "There is a small left pleural effusion.", "No pneumothorax.",
@@ -129,9 +132,36 @@ def test_12_sigkill_takes_the_workers_along_and_the_next_run_removes_its_temp_fi
     assert len(stale) == 2 and all(name.endswith(".tmp") for name in stale)  # SIGKILL leaves them
     small = tmp_path / "small.jsonl"
     small.write_text(json.dumps({"id": "a", "text": SENTENCES[0]}) + "\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    again = subprocess.run([sys.executable, "-m", "cli", "perturb", str(small), "-o", str(out / "neg.jsonl"),
-                            "-k", "reverse_sentence", "-q"], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=120)
-    assert again.returncode == 0, again.stderr
+    again = CliRunner().invoke(app, ["perturb", str(small), "-o", str(out / "neg.jsonl"), "-k", "reverse_sentence",
+                                     "-q"])
+    assert again.exit_code == 0, again.output
     assert leftovers(out) == ["neg.jsonl", "neg.rejects.jsonl"]
+
+
+LOST_EXCEPTION = """
+import os, signal, sys, time
+from cli import processes
+processes.GRACE_S = 0.5
+processes.install()
+
+class Finalised:
+    def __del__(self):  # Python ignores an exception raised here, the signal's too
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+
+Finalised()  # made and dropped at once: __del__ runs, the signal arrives inside it
+print("the exception was lost", flush=True)
+time.sleep(30)
+print("still running", flush=True)
+"""
+
+
+def test_12_a_run_whose_signal_exception_is_lost_still_ends_in_the_grace_time():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", LOST_EXCEPTION], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 143
+    assert done.stdout == "the exception was lost\n"
+    assert "radperturb: terminated by SIGTERM (did not unwind in 0.5 s)" in done.stderr
+    assert time.monotonic() - started < 20
