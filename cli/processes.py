@@ -31,8 +31,8 @@ SIGNAL_EXITS = frozenset(128 + s for s in (signal.SIGHUP, signal.SIGINT, signal.
 #: Seconds a signalled run has to unwind before it is ended without it.
 GRACE_S = 10.0
 _PR_SET_PDEATHSIG = 1
-_installed = False
-_forking_pid = [0]
+_main_pid: int | None = None  # the CLI process, once `install` ran
+_forking_pid = 0  # the process that forked last, as the child sees it
 _prctl = None  # libc's prctl, looked up before any fork (a child must not load libraries)
 
 
@@ -64,6 +64,8 @@ def end_children(*, daemons: bool = True, timeout: float = 2.0) -> None:
 
 
 def _on_signal(signum: int, _frame) -> None:
+    if os.getpid() != _main_pid:  # a child just forked, its handlers not yet reset: just go
+        os._exit(128 + signum)
     # spaCy warns (W127) that its workers did not finish: they were ended on purpose.
     warnings.filterwarnings("ignore", message=r"\[W127\]")
     end_children(daemons=False)
@@ -82,7 +84,8 @@ def _leave_anyway(message: str, code: int) -> None:
 
 
 def _before_fork() -> None:
-    _forking_pid[0] = os.getpid()
+    global _forking_pid
+    _forking_pid = os.getpid()
 
 
 def _in_child() -> None:
@@ -91,16 +94,16 @@ def _in_child() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != _forking_pid[0]:  # the parent died before prctl took effect
+        if os.getppid() != _forking_pid:  # the parent died before prctl took effect
             os._exit(1)
 
 
 def install() -> None:
     """Install the handlers and the fork hooks; once, from the main thread of the CLI process."""
-    global _installed, _prctl
-    if _installed:
+    global _main_pid, _prctl
+    if _main_pid is not None:
         return
-    _installed = True
+    _main_pid = os.getpid()
     if sys.platform.startswith("linux"):
         try:
             _prctl = ctypes.CDLL(None, use_errno=True).prctl
