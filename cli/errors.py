@@ -62,6 +62,8 @@ def reported_errors(command: str) -> Iterator[None]:
         fail(command, f"{where}{err.strerror or err}", DATA)
     except EOFError:  # a truncated file that no reader named (click would call it an interruption)
         fail(command, "a file ended early (truncated?)", DATA)
+    except UnicodeDecodeError as err:  # a file that no reader named
+        fail(command, f"a file is not UTF-8 text (byte 0x{err.object[err.start]:02x} at {err.start})", DATA)
     except KeyboardInterrupt:
         fail(command, "interrupted", INTERRUPTED)
     except Terminated as err:

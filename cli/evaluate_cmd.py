@@ -249,7 +249,11 @@ def explain_command(
         from pretrain.evaluation.plots import plot_word_heatmaps
 
         if report.startswith("@"):
-            report = _existing(Path(report[1:]), "--report").read_text(encoding="utf-8")
+            path = _existing(Path(report[1:]), "--report")
+            try:
+                report = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise UsageError(f"--report {path}: not UTF-8 text") from None
         _existing(image, "--image")
         check_outputs({"--out": out}, [image])
         device = _device(device)
@@ -357,6 +361,8 @@ def _base_config(config_file: Path | None, overrides: dict):
         base.validate()
     except ConfigError as err:
         raise UsageError(str(err)) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{config_file}: not UTF-8 text, not a TOML config") from None
     return base
 
 

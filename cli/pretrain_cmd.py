@@ -139,6 +139,8 @@ def _resolve_config(config_file: Path | None, flags: dict[str, Any], resume: boo
         return TrainConfig.from_dict({**base, **given}, where="command line").validate()
     except ConfigError as err:
         raise UsageError(str(err)) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{config_file}: not UTF-8 text, not a TOML config") from None
 
 
 def _check_paths(config) -> None:

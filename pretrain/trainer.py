@@ -163,8 +163,10 @@ class _Run:
             raise TrainDataError(f"cannot read the manifest: {err}") from None
         needed = config.batch_size * info.world_size * config.grad_accum
         if len(self.dataset) < needed:
-            raise TrainDataError(f"{config.manifest} (split {config.split}) has {len(self.dataset)} usable pairs; "
-                              f"one optimizer step needs {needed}")
+            left_out = self.dataset.rejected
+            why = f" ({len(left_out)} bad rows left out, first: {left_out[0]})" if left_out else ""
+            raise TrainDataError(f"{config.manifest} (split {config.split}) has {len(self.dataset)} usable pairs"
+                                 f"{why}; one optimizer step needs {needed}")
         self.cache_path = self._parse_cache()
         model, self.tokenizer = build_model(self.config)
         self.collator = PerturbationCollator(

@@ -254,3 +254,19 @@ def test_12_the_next_run_removes_a_killed_runs_staging_folders(trained, tmp_path
     assert result.exit_code == 0, result.output
     assert not any(folder.exists() for folder in stale)
     assert live.exists() and elsewhere.exists()  # a live process's, another host's: not ours to remove
+
+
+def test_10_a_file_that_is_not_utf8_is_a_one_line_error(trained, data, tmp_path):
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"alpha = 0.1 # caf\xe9\n")
+    fixtures = Path(__file__).parent / "fixtures"
+    for args, code in [
+        (["pretrain", "-c", latin1, "-o", tmp_path / "r"], 2),
+        (["benchmark", "ablation", "--config", latin1, "-o", tmp_path / "a", "--device", "cpu"], 2),
+        (["explain", trained, "-i", data / "images" / "sample-002.png", "-r", f"@{latin1}", "-o",
+          tmp_path / "x.png", "--device", "cpu"], 2),
+        (["evaluate-nli", trained, "--train", latin1, "--test", fixtures / "nli_test.jsonl", "--device", "cpu",
+          "-o", tmp_path / "n"], 1),
+    ]:
+        line = one_line_error(run(*args), code)
+        assert str(latin1) in line
