@@ -6,7 +6,6 @@ CLI's cached spaCy parser); the numbers in the names are the issue's."""
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import os
@@ -103,6 +102,7 @@ def test_3_other_commands_refuse_to_write_over_their_inputs(tmp_path, parser):
     line = one_line_error(invoke("pretrain-cache", manifest, "-o", manifest, "-q"), 2)
     assert str(manifest) in line
     line = one_line_error(invoke("data", "openi", "-o", reports, "--source", reports), 2)
+    assert "is an input" in line
     assert reports.read_bytes() == before
 
 
