@@ -11,9 +11,11 @@
   `PR_SET_PDEATHSIG`), so not even a SIGKILLed run leaves them behind.
 - A run that ends on a signal leaves through `exit_now`, which ends what children remain and
   skips the interpreter's exit handlers (they would join multiprocessing queues whose readers are
-  gone). Should the unwinding stall, or the exception be lost (Python ignores an exception raised
-  in a `__del__`, and a signal handler can run inside one), a timer leaves anyway `GRACE_S`
-  seconds after the signal.
+  gone).
+- Python prints and drops an exception raised in a fork hook or a `__del__`, and a signal handler
+  can run inside one. A signal that arrives while a worker is being forked (inside the hooks that
+  `logging` and others register) is therefore held and sent again once the fork is done; for any
+  other loss, or an unwinding that stalls, a timer ends the run `GRACE_S` seconds after the signal.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ GRACE_S = 10.0
 _PR_SET_PDEATHSIG = 1
 _main_pid: int | None = None  # the CLI process, once `install` ran
 _forking_pid = 0  # the process that forked last, as the child sees it
+_forking = False  # between our fork hooks: a signal's exception would be lost
+_held: int | None = None  # a signal that arrived while forking, sent again after
 _prctl = None  # libc's prctl, looked up before any fork (a child must not load libraries)
 
 
@@ -64,8 +68,12 @@ def end_children(*, daemons: bool = True, timeout: float = 2.0) -> None:
 
 
 def _on_signal(signum: int, _frame) -> None:
+    global _held
     if os.getpid() != _main_pid:  # a child just forked, its handlers not yet reset: just go
         os._exit(128 + signum)
+    if _forking:
+        _held = signum
+        return
     # spaCy warns (W127) that its workers did not finish: they were ended on purpose.
     warnings.filterwarnings("ignore", message=r"\[W127\]")
     end_children(daemons=False)
@@ -84,8 +92,17 @@ def _leave_anyway(message: str, code: int) -> None:
 
 
 def _before_fork() -> None:
-    global _forking_pid
+    global _forking_pid, _forking
     _forking_pid = os.getpid()
+    _forking = True
+
+
+def _after_fork_in_parent() -> None:
+    global _forking, _held
+    _forking = False
+    if _held is not None:  # sent from a thread, so that it arrives after the last fork hook
+        signum, _held = _held, None
+        threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
 
 
 def _in_child() -> None:
@@ -111,7 +128,7 @@ def install() -> None:
             _prctl = None
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
-    os.register_at_fork(before=_before_fork, after_in_child=_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_in_child)
 
 
 def exit_now(code: int) -> None:

@@ -165,3 +165,32 @@ def test_12_a_run_whose_signal_exception_is_lost_still_ends_in_the_grace_time():
     assert done.stdout == "the exception was lost\n"
     assert "radperturb: terminated by SIGTERM (did not unwind in 0.5 s)" in done.stderr
     assert time.monotonic() - started < 20
+
+
+FORK_WINDOW = """
+import multiprocessing, os, signal, time
+
+def hook():  # a Python fork hook, like the one `logging` registers: a signal lands inside it
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.1)
+
+os.register_at_fork(after_in_parent=hook)
+from cli import processes
+processes.install()
+worker = multiprocessing.Process(target=time.sleep, args=(30,))
+try:
+    worker.start()
+    time.sleep(5)
+    print("still running", flush=True)
+except processes.Terminated as err:
+    print(f"unwound: {err}; worker alive: {worker.is_alive()}", flush=True)
+    os._exit(err.exit_code)
+"""
+
+
+def test_12_a_signal_that_arrives_while_a_worker_is_forked_is_not_lost():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", FORK_WINDOW], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout == "unwound: terminated by SIGTERM; worker alive: False\n", done.stderr
+    assert done.returncode == 143
