@@ -51,7 +51,7 @@ from pretrain.config import TrainConfig  # noqa: E402
 from pretrain.loading import SeededItems, epoch_loader  # noqa: E402
 from pretrain.losses import global_loss, logit_scale  # noqa: E402
 from pretrain.model import build_model, masked_mean  # noqa: E402
-from pretrain.objective import compute_losses, to_device  # noqa: E402
+from pretrain.objective import Objective, compute_losses, to_device  # noqa: E402
 from pretrain.optim import build_optimizer  # noqa: E402
 from pretrain.step import autocast, clip_and_read, forward_backward  # noqa: E402
 
@@ -95,7 +95,7 @@ class SyntheticPairs(Dataset):
 
 
 def ours_step(model, optimizer, config, device, batch) -> float:
-    sums, _ = forward_backward(model, model, iter([batch]), config, device)
+    sums, _ = forward_backward(Objective(model, config), iter([batch]), config, device)
     values = clip_and_read(model, sums, config.grad_clip)
     if not all(math.isfinite(v) for v in values.values()):
         raise RuntimeError(f"non-finite loss in the benchmark: {values}")
@@ -242,7 +242,7 @@ def measure_pipeline(model, optimizer, config, device, dataset, tokenizer, cache
     waits, times = [], []
     for i in range(warmup + steps):
         started = time.perf_counter()
-        sums, waited = forward_backward(model, model, batches, config, device)
+        sums, waited = forward_backward(Objective(model, config), batches, config, device)
         clip_and_read(model, sums, config.grad_clip)  # syncs: the step's GPU work is done
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -363,7 +363,7 @@ def main() -> None:
     model.eval()
     with torch.no_grad(), autocast(device):
         b = _with_host_word_ids(batches[0], device)
-        agreement = {"ours": float(compute_losses(model, model, b, config)["loss"]),
+        agreement = {"ours": float(compute_losses(model, b, config)["loss"]),
                      "reference": float(reference_losses(model, config, b))}
     model.train()
     print(f"loss on the same batch: ours {agreement['ours']:.5f}, reference-style {agreement['reference']:.5f}",

@@ -41,7 +41,8 @@ PluginOption = Annotated[
         "--plugin",
         metavar="MODULE",
         help="Import a module that registers perturbations (repeatable); the entry point group "
-        "'radperturb.perturbations' is always loaded.",
+        "'radperturb.perturbations' is always loaded. Importing a module runs its code, as any import "
+        "does: name only modules you trust (docs/reliability.md).",
     ),
 ]
 

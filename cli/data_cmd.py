@@ -14,8 +14,9 @@ import typer
 from rich.table import Table
 
 from cli.app import data_app
+from cli.console import print_problems, print_table, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
-from cli.progress import stderr_console
+from cli.paths import check_outputs
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 
@@ -42,6 +43,7 @@ def openi_command(
     from perturb.openi import OpenIUnavailable, load_openi
 
     with reported_errors("data openi"):
+        check_outputs({"--output": output}, [source])
         try:
             reports = load_openi(source)
         except OpenIUnavailable as err:
@@ -112,6 +114,8 @@ def phantoms_command(
             raise UsageError("give --reports and --out to render a data set, or --gallery PNG")
         if test_fraction + valid_fraction > 1:
             raise UsageError("--test-fraction and --valid-fraction add up to more than 1")
+        if reports is not None and out is not None:
+            check_outputs({"--manifest": manifest or out / "manifest.jsonl"}, [reports])
         if gallery is not None:
             from pretrain.data.gallery import render_gallery
 
@@ -152,9 +156,8 @@ def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int,
         f"{summary.rows:,} image–report pairs in {manifest} ({summary.written:,} rendered, "
         f"{summary.kept:,} kept from an earlier run) in {elapsed:.1f} s; splits: "
         + ", ".join(f"{name} {summary.splits[name]:,}" for name in ("train", "valid", "test")))
-    _print_problems(console, "rejected rows of " + str(reports_path),
-                    [str(r) for r in rejects])
-    _print_problems(console, "reports whose image failed", [f"{i}: {e}" for i, e in summary.failed])
+    print_problems(console, "rejected rows of " + str(reports_path), [str(r) for r in rejects])
+    print_problems(console, "reports whose image failed", [f"{i}: {e}" for i, e in summary.failed])
     if summary.ignored_tags:
         table = Table(title="MeSH tags the phantom cannot draw (ignored), by reports")
         table.add_column("tag")
@@ -164,17 +167,7 @@ def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int,
         rest = len(summary.ignored_tags) - 10
         if rest > 0:
             table.caption = f"and {rest:,} more tags"
-        console.print(table)
-
-
-def _print_problems(console, title: str, lines: list[str], shown: int = 10) -> None:
-    if not lines:
-        return
-    console.print(f"[bold yellow]{len(lines):,} {title}[/]")
-    for line in lines[:shown]:
-        console.print(f"  {line}", markup=False, highlight=False)
-    if len(lines) > shown:
-        console.print(f"  … and {len(lines) - shown:,} more")
+        print_table(table, stderr=True)
 
 
 def _progress(console, quiet: bool):
@@ -231,6 +224,7 @@ def manifest_command(
             raise UsageError(f"{reports}: no such file or folder")
         if keep_without_text and source != "chexpert":
             raise UsageError("--keep-without-text applies to --from chexpert only")
+        check_outputs({"--output": output}, [reports])
         try:
             if source == "openi":
                 result = openi_manifest(reports, root, output.parent)

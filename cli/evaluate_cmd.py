@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cli.app import app
+from cli.console import print_table, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
+from cli.paths import check_outputs
 
 benchmark_app = typer.Typer(help="Train and evaluate several settings on the same data and seeds.",
                             no_args_is_help=True)
@@ -28,7 +29,8 @@ ProbeSplitOption = Annotated[str, typer.Option(
 
 
 def _device(name: str) -> str:
-    """`auto` → cuda when available, else cpu; anything else must be a device torch knows."""
+    """`auto` → cuda when available, else cpu; anything else must be a device torch knows and
+    this machine has."""
     import torch
 
     if name == "auto":
@@ -37,8 +39,15 @@ def _device(name: str) -> str:
         device = torch.device(name)
     except (RuntimeError, ValueError):
         raise UsageError(f"unknown --device {name!r}; try auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "cpu":
+        return name
+    backend = getattr(torch, device.type, None) if device.type != "mps" else torch.backends.mps
+    available = getattr(backend, "is_available", lambda: False)()
+    if not available:
+        raise UsageError(f"--device {name}: no {device.type} device on this machine; try auto or cpu")
+    count = getattr(backend, "device_count", lambda: 1)()
+    if device.index is not None and device.index >= count:
+        raise UsageError(f"--device {name}: this machine has {count} {device.type} device(s)")
     return name
 
 
@@ -203,10 +212,9 @@ def evaluate_command(
             plot_retrieval(result["retrieval"], out / "retrieval.png"),
             plot_classification(_classifiers(result), out / "classification.png"),
         ]
-        console = Console()
         for table in (_semantic_table(result["semantic"], result["semantic_text_only"]),
                       _retrieval_table(result["retrieval"]), _classification_table(result)):
-            console.print(table)
+            print_table(table)
         typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
 
 
@@ -241,8 +249,13 @@ def explain_command(
         from pretrain.evaluation.plots import plot_word_heatmaps
 
         if report.startswith("@"):
-            report = _existing(Path(report[1:]), "--report").read_text(encoding="utf-8")
+            path = _existing(Path(report[1:]), "--report")
+            try:
+                report = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise UsageError(f"--report {path}: not UTF-8 text") from None
         _existing(image, "--image")
+        check_outputs({"--out": out}, [image])
         device = _device(device)
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
         try:
@@ -320,7 +333,7 @@ def evaluate_nli_command(
         for name, f1 in result.per_class_f1.items():
             table.add_row(f"F1 {name}", _fraction(f1))
         table.add_row("rejected rows (train/test)", f"{train_rejects}/{test_rejects}")
-        Console().print(table)
+        print_table(table)
         typer.echo(f"wrote {out / 'nli.json'} and {out / 'nli_loss.png'}", err=True)
 
 
@@ -348,6 +361,8 @@ def _base_config(config_file: Path | None, overrides: dict):
         base.validate()
     except ConfigError as err:
         raise UsageError(str(err)) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{config_file}: not UTF-8 text, not a TOML config") from None
     return base
 
 
@@ -474,7 +489,7 @@ def ablation_command(
             "parse_cache": parse_cache and str(parse_cache)})
         options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
         _quiet_transformers()
-        console = Console(stderr=True)
+        console = stderr_console()
         try:
             outcome = run_ablation(
                 base, names, seed_list, out, options, time_budget_s=time_budget, quiet=quiet,
@@ -484,7 +499,7 @@ def ablation_command(
         except (ManifestError, EvaluationError, CheckpointError, ParseCacheMismatch, CollatorError,
                 ImageError, NonFiniteLoss) as err:
             raise DataError(str(err)) from None
-        Console().print(_ablation_table(out / "ablation.json"))
+        print_table(_ablation_table(out / "ablation.json"))
         if outcome.pending:
             console.print(f"{len(outcome.pending)} run(s) still to do (next: {outcome.pending[0]}); "
                           "run the same command again to continue")

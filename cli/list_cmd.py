@@ -6,12 +6,12 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from cli.app import app
 from cli.common_options import PluginOption, load_user_perturbations
+from cli.console import print_table
 from cli.errors import reported_errors
 from perturb import PAPER_KINDS, PERTURBATIONS, PerturbationSpec
 
@@ -38,7 +38,7 @@ def list_command(
         if as_json:
             typer.echo(json.dumps([spec_row(s) for s in specs], indent=2, ensure_ascii=False))
         else:
-            Console().print(registry_table(specs))
+            print_table(registry_table(specs))
 
 
 def spec_row(spec: PerturbationSpec) -> dict[str, Any]:

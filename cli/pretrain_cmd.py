@@ -14,11 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from cli.app import app
+from cli.console import print_problems, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
-from cli.progress import stderr_console
-
-#: Exit status after SIGTERM (128 + 15): the run stopped early, a checkpoint holds its state.
-STOPPED = 143
+from cli.paths import check_outputs
 
 Opt = typer.Option
 
@@ -91,7 +89,7 @@ def pretrain_command(
 
     L = L_global + α·L_local + β·L_pert, where L_pert makes each image pick its original report among K perturbed versions, drawn afresh every step from the parsed reports.
 
-    Writes DIR/checkpoint-*/ (resumable), DIR/final/ (encoders loadable with plain transformers), metrics.jsonl, loss_curve.png and config.toml. Under torchrun it trains with DDP. SIGTERM writes a checkpoint and exits with status 143; --resume continues exactly.
+    Writes DIR/checkpoint-*/ (resumable), DIR/final/ (encoders loadable with plain transformers), metrics.jsonl, loss_curve.png and config.toml. Under torchrun it trains with DDP. SIGTERM (or SIGHUP) writes a checkpoint and exits with status 143 (129); --resume continues exactly.
 
     [bold]Examples[/bold]
 
@@ -141,6 +139,8 @@ def _resolve_config(config_file: Path | None, flags: dict[str, Any], resume: boo
         return TrainConfig.from_dict({**base, **given}, where="command line").validate()
     except ConfigError as err:
         raise UsageError(str(err)) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{config_file}: not UTF-8 text, not a TOML config") from None
 
 
 def _check_paths(config) -> None:
@@ -169,7 +169,7 @@ def _train(config, resume: bool, quiet: bool) -> Path:
         raise DataError(str(err)) from None
     except TrainingStopped as err:
         typer.echo(f"radperturb pretrain: {err}", err=True)
-        raise typer.Exit(STOPPED) from None
+        raise typer.Exit(err.exit_code) from None
 
 
 def _summary(run: Path, seconds: float) -> None:
@@ -213,8 +213,10 @@ def pretrain_cache_command(
             raise UsageError(f"--split must be train, valid, test or all, got {split!r}")
         if not manifest.is_file():
             raise UsageError(f"{manifest}: no such manifest")
+        check_outputs({"--output": output}, [manifest])
+        rejects: list[str] = []
         try:
-            rows = [r for r in read_manifest(manifest) if split == "all" or r.split == split]
+            rows = [r for r in read_manifest(manifest, rejects=rejects) if split == "all" or r.split == split]
         except ManifestError as err:
             raise DataError(str(err)) from None
         records = [(r.id, r.text) for r in rows if r.text.strip()]
@@ -228,3 +230,4 @@ def pretrain_cache_command(
                               on_parsed=lambda n: progress.advance(task, n))
         if not quiet:
             console.print(f"wrote {len(set(records)):,} parses to {output}")
+            print_problems(console, f"rejected rows of {manifest}", rejects)

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -18,9 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-
-def stderr_console() -> Console:
-    return Console(stderr=True)
+from cli.console import stderr_console
 
 
 @contextmanager

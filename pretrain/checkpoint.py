@@ -5,21 +5,28 @@ A run folder holds `checkpoint-NNNNNNN/` (state.pt: model, optimizer, scheduler,
 data position; config.toml), `final/` (image_encoder/ and text_encoder/ via `save_pretrained`,
 heads.safetensors, config.toml; the tokenizer beside the text encoder), `config.toml`, `metrics.jsonl`, `loss_curve.png`.
 Every file and folder appears atomically: written beside its destination, then renamed.
+
+Loading runs no code from the files: `state.pt` is read with `torch.load(weights_only=True)`, so
+it may hold tensors, numbers, strings, None and lists, tuples and dicts of them — nothing else
+(the RNG states are saved in such forms for that reason), and the exports are safetensors, JSON
+and TOML. A file that cannot be loaded, for whatever reason, is a one-line `CheckpointError`.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from pretrain.config import TrainConfig
+from perturb.atomic import TEMP_SUFFIX, make_temp_dir, temp_prefix
+from pretrain.config import ConfigError, TrainConfig
 
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_FILE = "state.pt"
@@ -43,8 +50,19 @@ def list_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
 
 
+#: What a checkpoint's state.pt holds; anything else is not a radperturb checkpoint.
+STATE_KEYS = frozenset({"model", "optimizer", "scheduler", "rng", "step", "epoch", "step_in_epoch",
+                        "world_size", "config"})
+
+
 def rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every RNG's state as tensors and plain data (numpy's array becomes a tensor), so that
+    `torch.load(weights_only=True)` reads it back."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+             "python": random.getstate()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -52,8 +70,11 @@ def rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"],
+                         numpy["has_gauss"], numpy["cached_gaussian"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -62,22 +83,17 @@ def _replace_dir(tmp: Path, final: Path) -> None:
     """Move a finished folder into place; an older one of the same name goes only after."""
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        old = final.with_name(f"{temp_prefix(final)}old{TEMP_SUFFIX}")
         os.replace(final, old)
     os.replace(tmp, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _staging_dir(final: Path) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-
-
 def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any], config: TrainConfig, keep: int) -> Path:
     """Write `checkpoint-<step>/` atomically and keep only the newest `keep` checkpoints."""
     final = checkpoint_dir(run_dir, step)
-    tmp = _staging_dir(final)
+    tmp = make_temp_dir(final)  # named so that a later run removes it if this one is killed
     try:
         torch.save(state, tmp / STATE_FILE)
         config.save(tmp / "config.toml")
@@ -90,11 +106,30 @@ def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any], config: Tra
     return final
 
 
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
 def load_state(path: Path) -> dict[str, Any]:
+    """The state of a `checkpoint-*` folder, read with `weights_only=True` (no code runs)."""
+    file = path / STATE_FILE
     try:
-        return torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+        state = torch.load(file, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no {STATE_FILE} (not a checkpoint folder)") from None
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise CheckpointError(f"{file}: unreadable ({_first_line(err)})") from None
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        what = f" ({found[1]})" if found else ""
+        raise CheckpointError(f"{file}: holds objects other than tensors and plain data{what}; "
+                              "refusing to load it (loading would run code from the file)") from None
+    except Exception as err:  # empty, truncated or not a torch file at all
+        raise CheckpointError(f"{file}: unreadable ({_first_line(err)})") from None
+    if not isinstance(state, dict) or not STATE_KEYS <= set(state):
+        raise CheckpointError(f"{file}: not a radperturb checkpoint")
+    return state
 
 
 def _head_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -110,7 +145,7 @@ def export_final(run_dir: Path, model: torch.nn.Module, tokenizer, config: Train
 
     logging.disable_progress_bar()  # save_pretrained's shard bar would break into our own
     final = run_dir / "final"
-    tmp = _staging_dir(final)
+    tmp = make_temp_dir(final)  # named so that a later run removes it if this one is killed
     try:
         model.image_encoder.backbone.save_pretrained(tmp / "image_encoder", safe_serialization=True)
         model.text_encoder.backbone.save_pretrained(tmp / "text_encoder", safe_serialization=True)
@@ -167,5 +202,10 @@ def load_for_eval(path: str | os.PathLike[str]):
         if not checkpoints:
             raise CheckpointError(f"{path}: neither a run folder, a final/ export nor a checkpoint")
         path = checkpoints[-1]
-    model, tokenizer, config = _load_final(path) if (path / HEADS_FILE).is_file() else _load_checkpoint(path)
+    try:
+        model, tokenizer, config = _load_final(path) if (path / HEADS_FILE).is_file() else _load_checkpoint(path)
+    except (CheckpointError, ConfigError):
+        raise
+    except Exception as err:  # a truncated safetensors, weights of another size or encoder, ...
+        raise CheckpointError(f"{path}: cannot load the model ({_first_line(err)})") from None
     return model.eval(), tokenizer, config

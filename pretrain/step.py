@@ -13,7 +13,7 @@ from torch.nn.parallel import DistributedDataParallel
 from pretrain.config import TrainConfig
 from pretrain.distributed import is_distributed
 from pretrain.model import PretrainModel
-from pretrain.objective import compute_losses, to_device
+from pretrain.objective import to_device
 
 
 def autocast(device: torch.device):
@@ -24,15 +24,15 @@ def autocast(device: torch.device):
 
 
 def forward_backward(
-    model: torch.nn.Module,
-    raw: PretrainModel,
+    objective: torch.nn.Module,
     batches: Iterator[dict],
     config: TrainConfig,
     device: torch.device,
 ) -> tuple[dict[str, torch.Tensor], float]:
-    """Accumulate gradients over `grad_accum` batches (DDP syncs only on the last). Returns
-    the detached loss terms averaged over the batches, and the seconds spent waiting for data."""
-    model.train()
+    """Accumulate gradients over `grad_accum` batches of an `Objective` (possibly DDP-wrapped;
+    DDP syncs only on the last). Returns the detached loss terms averaged over the batches, and
+    the seconds spent waiting for data."""
+    objective.train()
     sums: dict[str, torch.Tensor] = {}
     waited = 0.0
     for micro in range(config.grad_accum):
@@ -40,10 +40,10 @@ def forward_backward(
         batch = to_device(next(batches), device)
         waited += time.perf_counter() - started
         last = micro == config.grad_accum - 1
-        defer = isinstance(model, DistributedDataParallel) and not last
-        with model.no_sync() if defer else contextlib.nullcontext():
+        defer = isinstance(objective, DistributedDataParallel) and not last
+        with objective.no_sync() if defer else contextlib.nullcontext():
             with autocast(device):
-                terms = compute_losses(model, raw, batch, config)
+                terms = objective(batch)
             (terms["loss"] / config.grad_accum).backward()
         for key, value in terms.items():
             sums[key] = sums.get(key, 0.0) + value.detach().float() / config.grad_accum

@@ -4,7 +4,7 @@ One optimizer step = `grad_accum` batches. bf16 autocast on GPU, fp32 on CPU; DD
 (SyncBatchNorm for BatchNorm backbones). Checkpoints hold everything a resumed run needs to
 continue exactly: model, optimizer, scheduler, RNG states and the data position (epoch, step in
 epoch), and the data order, negatives and augmentations are functions of (seed, epoch, sample).
-SIGTERM saves a checkpoint and stops; a non-finite loss stops before the optimizer applies it,
+SIGTERM (or SIGHUP) saves a checkpoint and stops; a non-finite loss stops before the optimizer applies it,
 leaving the last checkpoint as the last good state.
 """
 
@@ -14,6 +14,7 @@ import contextlib
 import math
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from perturb.atomic import remove_stale
 from pretrain.checkpoint import (
+    CheckpointError,
     export_final,
     list_checkpoints,
     load_state,
@@ -38,7 +41,8 @@ from pretrain.distributed import DistInfo, any_true, init_from_env, is_distribut
 from pretrain.loading import SeededItems, epoch_loader
 from pretrain.losses import logit_scale
 from pretrain.metrics import MetricsLog, WindowMeans, plot_loss_curve
-from pretrain.model import build_model
+from pretrain.model import PretrainModel, build_model
+from pretrain.objective import Objective, freeze_disabled_terms
 from pretrain.optim import build_optimizer, build_scheduler
 from pretrain.parse_cache import build_parse_cache, check_parse_cache, missing_records
 from pretrain.step import clip_and_read, forward_backward
@@ -50,11 +54,12 @@ RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", 
 
 
 class TrainingStopped(Exception):
-    """SIGTERM: a checkpoint was written and training stopped; `--resume` continues."""
+    """SIGTERM or SIGHUP: a checkpoint was written and training stopped; `--resume` continues."""
 
-    def __init__(self, step: int, checkpoint: Path) -> None:
-        super().__init__(f"stopped by SIGTERM after step {step}; checkpoint {checkpoint} (continue with --resume)")
-        self.step, self.checkpoint = step, checkpoint
+    def __init__(self, step: int, checkpoint: Path, signum: int = signal.SIGTERM) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name} after step {step}; checkpoint {checkpoint} (continue with --resume)")
+        self.step, self.checkpoint, self.exit_code = step, checkpoint, 128 + signum
 
 
 class TrainDataError(ValueError):
@@ -85,18 +90,34 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: Signals that make training save a checkpoint and stop (a scheduler's kill, a closed terminal).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class StopRequest(threading.Event):
+    """Set by a stop signal; `signum` says which (SIGTERM when another rank asked)."""
+
+    signum: int = signal.SIGTERM
+
+    def __call__(self, signum: int, _frame) -> None:
+        self.signum = signum
+        self.set()
+
+
 @contextlib.contextmanager
-def sigterm_flag() -> Iterator[threading.Event]:
-    """An event set by SIGTERM while the block runs (the previous handler is restored after)."""
-    event = threading.Event()
+def sigterm_flag() -> Iterator[StopRequest]:
+    """A `StopRequest` set by SIGTERM or SIGHUP while the block runs (the previous handlers are
+    restored after)."""
+    event = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
-    previous = signal.signal(signal.SIGTERM, lambda *_: event.set())
+    previous = {s: signal.signal(s, event) for s in STOP_SIGNALS}
     try:
         yield event
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _progress(quiet: bool):
@@ -133,6 +154,7 @@ class _Run:
         self.run_dir = Path(config.out_dir)
         if info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale(self.run_dir)  # staging folders and temporary files of a killed run
         seed_everything(config.seed)
         try:
             self.dataset = ManifestDataset(config.manifest, split=config.dataset_split, image_size=config.image_size,
@@ -141,10 +163,12 @@ class _Run:
             raise TrainDataError(f"cannot read the manifest: {err}") from None
         needed = config.batch_size * info.world_size * config.grad_accum
         if len(self.dataset) < needed:
-            raise TrainDataError(f"{config.manifest} (split {config.split}) has {len(self.dataset)} usable pairs; "
-                              f"one optimizer step needs {needed}")
+            left_out = self.dataset.rejected
+            why = f" ({len(left_out)} bad rows left out, first: {left_out[0]})" if left_out else ""
+            raise TrainDataError(f"{config.manifest} (split {config.split}) has {len(self.dataset)} usable pairs"
+                                 f"{why}; one optimizer step needs {needed}")
         self.cache_path = self._parse_cache()
-        self.model, self.tokenizer = build_model(self.config)
+        model, self.tokenizer = build_model(self.config)
         self.collator = PerturbationCollator(
             self.tokenizer, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
             max_length=config.max_length, with_replacement=config.with_replacement, scope=config.scope,
@@ -156,7 +180,7 @@ class _Run:
                                           seed=config.seed, drop_last=True)
         self.steps_per_epoch = len(self.sampler) // config.batch_size // config.grad_accum
         self.total_steps = config.max_steps or config.epochs * self.steps_per_epoch
-        self._prepare_model()
+        self._prepare_model(model)
         self.optimizer = build_optimizer(self.raw, config, device)
         self.scheduler = build_scheduler(self.optimizer, config, self.total_steps)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
@@ -179,8 +203,8 @@ class _Run:
             torch.distributed.barrier()
         return path
 
-    def _prepare_model(self) -> None:
-        config, model = self.config, self.model
+    def _prepare_model(self, model: PretrainModel) -> None:
+        config = self.config
         if config.grad_checkpointing:
             model.image_encoder.enable_gradient_checkpointing()
             model.text_encoder.enable_gradient_checkpointing()
@@ -188,25 +212,27 @@ class _Run:
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True  # fp32 leftovers outside autocast
             model.image_encoder.to(memory_format=torch.channels_last)
-        self.raw = model
         if config.compile:
             model.image_encoder.compile()
             model.text_encoder.compile()
-        if is_distributed():
-            has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
-            if has_bn and self.device.type == "cuda":  # SyncBatchNorm is GPU-only; CPU ranks keep local BN
-                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-                self.raw = model
-            every_term = config.use_global and config.use_local and config.use_pert
-            model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None,
-                                            find_unused_parameters=not every_term)
-        self.model = model
+        self.objective = training_objective(model, config, self.device)
+        self.raw = model  # the bare model: the optimizer, checkpoints and exports use it
 
     def _resume(self) -> None:
         checkpoints = list_checkpoints(self.run_dir)
         if not checkpoints:
             raise ConfigError(f"nothing to resume: {self.run_dir} has no checkpoint")
-        state = load_state(checkpoints[-1])
+        state = None
+        for checkpoint in reversed(checkpoints):  # the newest that loads (a later one may be damaged)
+            try:
+                state = load_state(checkpoint)
+                break
+            except CheckpointError as err:
+                if self.info.is_main:
+                    print(f"radperturb pretrain: warning: {err}; trying the checkpoint before it",
+                          file=sys.stderr, flush=True)
+        if state is None:
+            raise CheckpointError(f"{self.run_dir}: none of its {len(checkpoints)} checkpoints can be loaded")
         saved = TrainConfig.from_dict(state["config"])
         for name in RESUME_INVARIANTS:
             if getattr(saved, name) != getattr(self.config, name):
@@ -214,11 +240,15 @@ class _Run:
                                   f"(checkpoint: {getattr(saved, name)!r}, now: {getattr(self.config, name)!r})")
         if state["world_size"] != self.info.world_size:
             raise ConfigError(f"cannot resume on {self.info.world_size} processes a run made on {state['world_size']}")
-        self.raw.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.step, self.epoch, self.step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
-        restore_rng_state(state["rng"][self.info.rank])
+        try:
+            self.raw.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.step, self.epoch, self.step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
+            restore_rng_state(state["rng"][self.info.rank])
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"{checkpoint}: does not fit this run ({type(err).__name__}: "
+                                  f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
         if self.info.is_main:
             self.metrics.truncate_after(self.step)
 
@@ -246,7 +276,7 @@ class _Run:
     def _optimizer_step(self, batches: Iterator[dict]) -> tuple[dict[str, float], float]:
         """One optimizer step over `grad_accum` batches: (metrics, seconds spent waiting for data).
         A non-finite loss or gradient raises before the update is applied."""
-        sums, waited = forward_backward(self.model, self.raw, batches, self.config, self.device)
+        sums, waited = forward_backward(self.objective, batches, self.config, self.device)
         values = clip_and_read(self.raw, sums, self.config.grad_clip)
         if not all(math.isfinite(v) for v in values.values()):  # the same on every rank
             last = list_checkpoints(self.run_dir)
@@ -304,7 +334,7 @@ class _Run:
                     if stop or self.step % config.save_every == 0 or self.step == self.total_steps:
                         path = self._save()
                     if stop:
-                        raise TrainingStopped(self.step, path)
+                        raise TrainingStopped(self.step, path, sigterm.signum)
                     if self.step_in_epoch == 0:
                         break
                 del batches
@@ -312,6 +342,23 @@ class _Run:
             export_final(self.run_dir, self.raw, self.tokenizer, config)
             plot_loss_curve(self.metrics.rows(), self.run_dir / "loss_curve.png", title=self.run_dir.name)
         return self.run_dir
+
+
+def training_objective(model: PretrainModel, config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """The module a training step calls: `Objective(model)`, and under torch.distributed that in
+    DDP. Parameters no enabled loss term uses are frozen first, so DDP holds none that go without
+    a gradient; `find_unused_parameters` stays on for the settings with a term off, in case an
+    encoder leaves a parameter unused there."""
+    freeze_disabled_terms(model, config)
+    objective = Objective(model, config)
+    if not is_distributed():
+        return objective
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if has_bn and device.type == "cuda":  # SyncBatchNorm is GPU-only; CPU ranks keep local BN
+        objective = torch.nn.SyncBatchNorm.convert_sync_batchnorm(objective)
+    every_term = config.use_global and config.use_local and config.use_pert
+    return DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda" else None,
+                                   find_unused_parameters=not every_term)
 
 
 def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False) -> Path:

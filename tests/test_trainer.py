@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import pretrain.step as step_module
+import pretrain.objective as objective_module
 from perturb.cache import write_parse_cache
 from pretrain.checkpoint import list_checkpoints, load_for_eval
 from pretrain.config import ConfigError, TrainConfig
@@ -55,7 +55,7 @@ def _losses(run: Path) -> list[tuple]:
 
 def _on_call(monkeypatch, call: int, action) -> None:
     """Run `action(terms)` on the `call`-th loss computation of the trainer."""
-    real = step_module.compute_losses
+    real = objective_module.compute_losses
     calls = {"n": 0}
 
     def wrapped(*args, **kwargs):
@@ -63,7 +63,7 @@ def _on_call(monkeypatch, call: int, action) -> None:
         terms = real(*args, **kwargs)
         return action(terms) if calls["n"] == call else terms
 
-    monkeypatch.setattr(step_module, "compute_losses", wrapped)
+    monkeypatch.setattr(objective_module, "compute_losses", wrapped)
 
 
 def test_resume_after_sigterm_continues_exactly(phantoms, tmp_path, monkeypatch):

@@ -15,8 +15,10 @@ Nothing is dropped silently: rows without an image or text are counted by reason
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +70,7 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
             return list(csv.DictReader(stream))
     except FileNotFoundError:
         raise AdapterError(f"{path}: no such file") from None
-    except (csv.Error, UnicodeDecodeError) as err:
+    except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise AdapterError(f"{path}: not a readable CSV ({err})") from None
 
 

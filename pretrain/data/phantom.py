@@ -17,6 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
+from perturb.atomic import temp_prefix
 from pretrain.data.anatomy import sample_anatomy
 from pretrain.data.canvas import Canvas
 from pretrain.data.findings import plan_findings
@@ -64,7 +65,7 @@ def save_png(image: np.ndarray, path: str | Path) -> None:
     from PIL import Image
 
     path = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             Image.fromarray(image).save(stream, format="PNG")

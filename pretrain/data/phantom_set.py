@@ -20,6 +20,7 @@ from pretrain.data.findings import drawable
 from pretrain.data.images import is_complete_png
 from pretrain.data.manifest import ManifestRow, write_manifest
 from pretrain.data.phantom import DEFAULT_SIZE, render_phantom, save_png, seed_for
+from perturb.atomic import remove_stale
 from perturb.openi import OpenIReport
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
 
@@ -72,6 +73,7 @@ def build_phantom_set(
     out_dir, manifest = Path(out_dir), Path(manifest)
     images = out_dir / IMAGE_FOLDER
     images.mkdir(parents=True, exist_ok=True)
+    remove_stale(images)  # temporary PNGs of a killed run
     paths = {r.id: images / image_name(r.id) for r in reports}
     jobs = [(r.id, r.mesh, str(paths[r.id]), size, seed) for r in reports]
     summary = PhantomSetSummary()

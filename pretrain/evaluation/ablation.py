@@ -87,7 +87,7 @@ def _shared_parse_cache(base, out_dir: Path, quiet: bool) -> Path:
 
     if base.parse_cache:
         return Path(base.parse_cache)
-    records = [(row.id, row.text) for row in read_manifest(base.manifest)]
+    records = [(row.id, row.text) for row in read_manifest(base.manifest, rejects=[])]  # as the dataset reads it
     path = out_dir / "parses.jsonl.gz"
     if not path.is_file() or missing_records(ParseCache.load(path), records):
         unique = len(set(records))

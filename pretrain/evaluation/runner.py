@@ -53,9 +53,9 @@ def _dataset(manifest: str | Path, split: str, config):
     from pretrain.data import ManifestDataset
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # missing images are counted in the result instead
+        warnings.simplefilter("ignore")  # missing and unreadable images are counted in the result instead
         return ManifestDataset(manifest, split=split, image_size=config.image_size,
-                               channels=config.channels)
+                               channels=config.channels, check_images=True)
 
 
 def _encode(model, dataset, options: EvalOptions, stage: str, progress: ProgressCallback | None):
@@ -110,6 +110,8 @@ def evaluate_loaded(
         "split": options.split,
         "n_images": len(test_set),
         "missing_images": len(test_set.missing),
+        "unreadable_images": len(test_set.unreadable),
+        "rejected_rows": len(test_set.rejected),
         "seed": options.seed,
         "parses": {"from_cache": from_cache, "parsed": len(records) - from_cache},
         "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings),
