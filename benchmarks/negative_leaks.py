@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 import perturb
-from perturb.antonyms import LEXICON
+from perturb.kinds.antonyms import LEXICON
 from perturb.leaks import casing_anomalies, measure, more_casing_anomalies, new_forms, vocabulary, word_forms
 from perturb.openi import load_openi
 from pretrain.data.splits import assign_split
@@ -104,7 +104,7 @@ def main() -> None:
 def _write_vocabulary(path: Path, known: frozenset[str], n_reports: int) -> None:
     words = sorted(form for form in known if form.isalpha())
     header = (f"# The alphabetic word forms of the {n_reports:,} Open-I training-split reports, lower-cased,\n"
-              "# one a line: the words a WordNet antonym may be (perturb.antonyms). Made by\n"
+              "# one a line: the words a WordNet antonym may be (perturb.kinds.antonyms). Made by\n"
               "# `python benchmarks/negative_leaks.py --write-vocabulary perturb/data/report_vocabulary.txt`.\n")
     path.write_text(header + "".join(f"{word}\n" for word in words), encoding="utf-8")
 

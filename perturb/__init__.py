@@ -6,21 +6,23 @@ Importing this package and perturbing `ParsedReport`s needs neither spaCy nor to
 
 from perturb import kinds as _kinds  # noqa: F401  (registers the nine perturbations)
 from perturb.apply import apply, apply_many
-from perturb.batch import Request, apply_batch, apply_requests
-from perturb.layout import SCOPES, Layout
+from perturb.batch.run import Request, apply_batch, apply_requests
+from perturb.errors import DataError, RadperturbError, UsageError
+from perturb.layout import Layout
 from perturb.parsed import ParsedReport
 from perturb.registry import (
     PERTURBATIONS,
     Edit,
     PerturbationSpec,
-    PosClass,
     get,
+    kernel_for,
     load_plugins,
     register,
     resolve_kinds,
 )
-from perturb.rendering import render
+from perturb.rendering import render_tokens
 from perturb.result import PerturbationResult, Replacement
+from perturb.scopes import SCOPES, PosClass
 
 __version__ = "0.1.0"
 
@@ -41,6 +43,7 @@ __all__ = [
     "PAPER_KINDS",
     "PERTURBATIONS",
     "SCOPES",
+    "DataError",
     "Edit",
     "Layout",
     "ModelNotFoundError",
@@ -49,16 +52,19 @@ __all__ = [
     "PerturbationResult",
     "PerturbationSpec",
     "PosClass",
+    "RadperturbError",
     "Replacement",
     "Request",
+    "UsageError",
     "apply",
     "apply_batch",
     "apply_many",
     "apply_requests",
     "get",
+    "kernel_for",
     "load_plugins",
     "register",
-    "render",
+    "render_tokens",
     "resolve_kinds",
     "resolve_model",
 ]

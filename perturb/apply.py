@@ -1,39 +1,65 @@
-"""Apply registered perturbations to parsed reports and render the results."""
+"""Apply registered perturbations to one parsed report and render the results."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from perturb.layout import SCOPES, Layout
+import numpy as np
+
+from perturb.batch.candidates import Substitute
+from perturb.batch.kernels import PackedEdit
+from perturb.batch.pack import Pack
+from perturb.layout import Layout
 from perturb.parsed import ParsedReport
-from perturb.registry import PerturbationSpec, get, resolve_kinds
-from perturb.rendering import join, render
-from perturb.result import PerturbationResult, Replacement
+from perturb.registry import Edit, PerturbationSpec, get, resolve_kinds
+from perturb.rendering import render_texts
+from perturb.result import PerturbationResult
+from perturb.scopes import check_scope
 from perturb.seeding import key_hash, stream
 
 #: How often a draw that reproduces the original is redrawn before giving up.
 MAX_REDRAWS = 8
 
 
-def _not_applicable(layout: Layout, kind: str, draw: int) -> PerturbationResult:
-    return PerturbationResult(kind, layout.text, False, layout.identity, (), draw, layout.report, layout.tokens)
+def not_applicable(layout: Layout, kind: str, draw: int) -> PerturbationResult:
+    """The result of a kind that cannot change this report: the original, nothing moved."""
+    return PerturbationResult(kind, layout.text, False, (), draw, layout.report, layout.identity, None, layout.tokens)
 
 
-def deterministic_memo_key(spec: PerturbationSpec, scope: str) -> tuple[object, ...]:
-    """Where a deterministic kind's result for a report is remembered (`Layout.memo`)."""
-    return ("result", spec.fn, scope)
+def deterministic_result(layout: Layout, spec: PerturbationSpec, scope: str) -> PerturbationResult:
+    """A deterministic kind's result for the report (kept on its layout: it is the same for every
+    seed, key and draw; `draw` says 0)."""
+    return _draw(layout.report, spec, 0, 0, 0, scope)
 
 
-def _apply(
+def apply_spec(
     report: ParsedReport, spec: PerturbationSpec, seed: int, key: int, draw: int, scope: str
 ) -> PerturbationResult:
+    """`apply` with the spec at hand and the key already hashed (`perturb.seeding.key_hash`)."""
     layout = report.layout
     if not layout.words:
-        return _not_applicable(layout, spec.name, draw)
-    if spec.deterministic:  # the same for every seed and draw: computed once per report
-        result = layout.memo(deterministic_memo_key(spec, scope), lambda: _draw(report, spec, seed, key, 0, scope))
+        return not_applicable(layout, spec.name, draw)
+    if spec.deterministic:
+        result = layout.derived(deterministic_result, spec, scope)
         return result if result.draw == draw else result.with_draw(draw)
     return _draw(report, spec, seed, key, draw, scope)
+
+
+def packed(pack: Pack, edit: Edit) -> PackedEdit:
+    """A reference's `Edit` of the one report in `pack`, as a kernel would return it."""
+    source_index = np.asarray(edit.source_index, dtype=np.intp)
+    replacements = Substitute.of(pack, [edit.replacements]) if edit.replacements else None
+    return PackedEdit(source_index, replacements)
+
+
+def _attempt(spec: PerturbationSpec, pack: Pack, rng: np.random.Generator, scope: str) -> PackedEdit | None:
+    """One attempt of `spec` on the one report in `pack`: its kernel, keyed on the attempt's
+    stream value, or else its reference. None where it cannot apply."""
+    if spec.batch is None:
+        edit = spec.fn(pack.reports[0], rng, scope)
+        return None if edit is None else packed(pack, edit)
+    edit = spec.batch(pack, np.array([rng.bit_generator.random_raw()], dtype=np.uint64), scope)
+    return None if edit.applicable is not None and not edit.applicable[0] else edit
 
 
 def _draw(
@@ -41,23 +67,16 @@ def _draw(
 ) -> PerturbationResult:
     layout = report.layout
     rng = stream(seed, key, spec.name, draw)
+    pack = Pack((report,))
     for _ in range(1 if spec.deterministic else MAX_REDRAWS):
-        edit = spec.fn(report, rng, scope)
+        edit = _attempt(spec, pack, rng, scope)
         if edit is None:
             break
-        source_index, replacements = edit
-        tokens = render(report, source_index, replacements)
-        text = join(tokens, report.whitespace)
+        (text,) = render_texts(pack, edit.source_index, edit.replacements)
         if text != layout.text:
-            slots = sorted({layout.head[i] for i in replacements})
-            made = tuple(Replacement(slot, layout.tokens[slot], tokens[slot]) for slot in slots)
-            return PerturbationResult(spec.name, text, True, source_index, made, draw, report, tokens)
-    return _not_applicable(layout, spec.name, draw)
-
-
-def _check_scope(scope: str) -> None:
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}: expected one of {SCOPES}")
+            made = () if edit.replacements is None else edit.replacements.per_report(1)[0]
+            return PerturbationResult(spec.name, text, True, made, draw, report, edit.source_index)
+    return not_applicable(layout, spec.name, draw)
 
 
 def apply(
@@ -76,9 +95,9 @@ def apply(
     A result is never a copy of the original: a draw that reproduces it is redrawn (bounded), and
     if none differs the result says `applicable=False`.
     """
-    _check_scope(scope)
+    check_scope(scope)
     spec = get(name)
-    return _apply(report, spec, seed, key_hash(report.text if key is None else key), draw, scope)
+    return apply_spec(report, spec, seed, key_hash(report.text if key is None else key), draw, scope)
 
 
 def apply_many(
@@ -92,7 +111,7 @@ def apply_many(
 ) -> list[PerturbationResult]:
     """Every requested kind (default: all registered), `draws` draws each, in kind-major order.
     Each result equals the matching single `apply` call, whatever else is in the batch."""
-    _check_scope(scope)
+    check_scope(scope)
     specs = [get(name) for name in resolve_kinds(kinds)]
     hashed = key_hash(report.text if key is None else key)
-    return [_apply(report, spec, seed, hashed, d, scope) for spec in specs for d in range(draws)]
+    return [apply_spec(report, spec, seed, hashed, d, scope) for spec in specs for d in range(draws)]

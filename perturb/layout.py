@@ -2,8 +2,8 @@
 
 Perturbations run at every training step, so the per-call work is a few numpy operations on index
 arrays prepared here: where the written words are (`perturb.words`), their sentences and POS codes
-(from which `perturb.units` groups them into the units they move within), and how each renders
-at a capitalised and at a lower-case slot (`perturb.casing`).
+(from which `perturb.batch.word_groups` groups them into the groups they move within), and how
+each renders at a capitalised and at a lower-case slot (`perturb.casing`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,32 @@ import numpy as np
 
 from perturb.casing import slot_case
 from perturb.memo import Memo
-from perturb.registry import PosClass
-from perturb.units import WORD_ROWS, Units, pos_code
+from perturb.scopes import check_scope
 from perturb.words import is_word, written_words
 
 if TYPE_CHECKING:
     from perturb.parsed import ParsedReport
 
-SCOPES = ("report", "sentence")
-_ZERO = np.zeros(1, dtype=np.int64)
+#: Rows of a report's per-word matrix (`Layout.word_rows`): token position, sentence index (among
+#: sentences with words), index among the report's words (what a word's random noise is keyed
+#: on), the code of its coarse POS tag (`pos_code`), and its form: the same number for words that
+#: render alike at every position (so that swapping them changes nothing).
+POSITION, SENTENCE, COUNTER, POS_CODE, FORM = range(5)
+WORD_ROWS = 5
+
+
+class _Codes(dict):
+    """A small integer per coarse POS tag, assigned on first sight (only compared within one
+    process, never stored)."""
+
+    def __missing__(self, tag: str) -> int:
+        code = self[tag] = len(self)
+        return code
+
+
+POS_CODES = _Codes()
+#: `pos_code(tag)`: the code of a coarse POS tag (a dict lookup: it runs for every word).
+pos_code = POS_CODES.__getitem__
 _SENTENCE_BREAK = re.compile(r"[.!?:\n]")
 
 
@@ -42,7 +59,7 @@ class Layout(Memo):
       `span(slot)`: its token range (start, end), `glued`: those of the written words of more
       than one token; `head[i]`: the slot of the written word that token i belongs to (i itself
       for free-standing punctuation and whitespace).
-    - `sentences`: the slots per sentence; `word_rows`: the slots as `perturb.units` rows
+    - `sentences`: the slots per sentence; `word_rows`: the slots as rows of `WORD_ROWS`
       (position, sentence, counter, POS code, form).
     - `capital`: whether each slot renders its word capitalised — a property of the slot:
       sentence starts, and slots whose original word started with a capital of its own.
@@ -54,7 +71,7 @@ class Layout(Memo):
 
     __slots__ = (
         "report", "n", "words", "glued", "head", "sentences", "word_rows", "capital", "identity", "table",
-        "capital_offset", "tokens", "text", "_units", "_memo", "_table_bytes",
+        "capital_offset", "tokens", "text", "_memo",
     )
 
     def __init__(self, report: "ParsedReport") -> None:
@@ -114,59 +131,16 @@ class Layout(Memo):
         self.capital_offset = np.where(capital, n, 0).astype(np.intp)
         self.tokens = tuple(u if c else w for w, u, c in zip(lower, upper, capital))
         self.text = "".join(t + w for t, w in zip(self.tokens, whitespace))
-        self._units: dict[tuple[str, tuple[PosClass, ...] | None], Units] = {}
-        self._memo: dict[object, object] = {}
-        self._table_bytes: tuple[bytes, np.ndarray, np.ndarray] | None = None
+        self._memo: dict[tuple[object, ...], object] = {}
 
     def span(self, slot: int) -> tuple[int, int]:
         """The tokens (start, end) of the written word at `slot` (a free-standing token: itself)."""
         return self.glued.get(slot, (slot, slot + 1))
 
-    @property
-    def table_bytes(self) -> tuple[bytes, np.ndarray, np.ndarray]:
-        """Every (word rendering, whitespace) pair as UTF-8, end to end, each entry's byte length,
-        and each position's `shift`: the entry for the word from `src` at position i is
-        `src + shift[i]` (its case and its whitespace are position i's). Packed rendering gathers
-        one entry per token, in bytes, in numpy."""
-        if self._table_bytes is None:
-            whitespace = self.report.whitespace
-            kinds = {w: k for k, w in enumerate(dict.fromkeys(whitespace))}
-            forms = [entry.encode("utf-8", "surrogatepass") for entry in self.table]
-            form_lengths = np.fromiter(map(len, forms), np.intp, len(forms))
-            spaces = [w.encode("utf-8", "surrogatepass") for w in kinds]
-            blob = b"".join(form + space for space in spaces for form in forms)
-            lengths = np.concatenate([form_lengths + len(space) for space in spaces]) if spaces else form_lengths
-            shift = np.fromiter((kinds[w] for w in whitespace), np.intp, self.n) * (2 * self.n) + self.capital_offset
-            self._table_bytes = (blob, lengths, shift)
-        return self._table_bytes
-
     def groups(self, scope: str) -> tuple[tuple[int, ...], ...]:
-        """Word positions per unit of perturbation: one group (report) or one per sentence."""
+        """The slots of the written words per group they move within: the report's (one group)
+        or each sentence's."""
+        check_scope(scope)
         if scope == "report":
             return (self.words,) if self.words else ()
-        if scope == "sentence":
-            return self.sentences
-        raise ValueError(f"unknown scope {scope!r}: expected one of {SCOPES}")
-
-    def units(self, scope: str, classes: PosClass | tuple[PosClass, ...] | None = None) -> Units:
-        """The words of `scope` grouped into units (cached). With POS classes, only their words,
-        and each class is a unit of its own within each report or sentence: words move among the
-        slots of their own class."""
-        if isinstance(classes, PosClass):
-            classes = (classes,)
-        key = (scope, classes)
-        hit = self._units.get(key)
-        if hit is None:
-            self.groups(scope)  # checks the scope
-            rows = self.word_rows
-            owner = np.zeros(rows.shape[1], dtype=np.int64)
-            hit = self._units[key] = Units(rows, owner, _ZERO, _ZERO, len(self.sentences), scope, classes)
-        return hit
-
-    def class_groups(self, pos_class: PosClass, scope: str) -> tuple[tuple[int, ...], ...]:
-        """Word positions of one POS class per unit, as tuples (for readable user code)."""
-        units = self.units(scope, pos_class)
-        out: dict[int, list[int]] = {}
-        for p, g in zip(units.positions.tolist(), units.unit.tolist()):
-            out.setdefault(g, []).append(p)
-        return tuple(tuple(v) for v in out.values())
+        return self.sentences

@@ -7,10 +7,10 @@ tuples only and derives the index structures the perturbations need once, lazily
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from perturb.layout import Layout
+from perturb.errors import DataError
+from perturb.layout import Layout
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +46,7 @@ class ParsedReport:
             lengths["deps"] = len(self.deps)
         bad = {k: v for k, v in lengths.items() if v != n}
         if bad:
-            raise ValueError(f"ParsedReport has {n} tokens but field lengths {bad}")
+            raise DataError(f"ParsedReport has {n} tokens but field lengths {bad}")
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -69,12 +69,10 @@ class ParsedReport:
         object.__setattr__(self, "_cache", {})
 
     @property
-    def layout(self) -> "Layout":
+    def layout(self) -> Layout:
         """Index structures shared by every perturbation, built on first use."""
         layout = self._cache.get("layout")
         if layout is None:
-            from perturb.layout import Layout
-
             layout = self._cache["layout"] = Layout(self)
         return layout
 

@@ -1,26 +1,37 @@
 """The open registry of perturbations: name → spec.
 
-A perturbation is a pure function `fn(report, rng, scope) -> Edit | None` that never parses: it reads
-the report's `layout`, draws from the numpy Generator it is given, and says where each output
-position takes its word from (plus any word replacements). `None` means it cannot apply to this
-report. `perturb.apply` renders, checks that the result differs from the original and redraws.
+A perturbation is a pure function `fn(report, rng, scope) -> Edit | None` that never parses: it
+reads the report's `layout` (its word groups: `layout.groups(scope)`), draws from the numpy
+Generator it is given, and says where each output slot takes its word from, plus any word
+replacements. `None` means it cannot apply to this report. `perturb.apply` renders, checks that
+the result differs from the original and redraws. This per-report function is the kind's
+reference: what it does, in plain Python.
 
-A perturbation may also carry a batch kernel (`perturb.kernels`) that perturbs many reports in
-one call; `perturb.apply_batch` uses it, and must give what the per-report function gives.
+A kind may also carry a batch kernel (`kernel_for`; `perturb.batch.kernels`) that perturbs a
+whole pack of reports in one numpy call; `apply` and `apply_batch` then run the kernel, which
+must give what the reference gives (`perturb.testing.check_kernel_matches_reference`). A kind
+may declare its own invariant check, which `perturb.testing.check_invariants` runs beside the
+generic ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from perturb.errors import UsageError
+from perturb.scopes import PosClass
+
 if TYPE_CHECKING:
+    from perturb.batch.kernels import Kernel
     from perturb.parsed import ParsedReport
+    from perturb.result import PerturbationResult
 
 ENTRY_POINT_GROUP = "radperturb.perturbations"
 #: Annotations a perturbation may need from the parser.
@@ -37,24 +48,15 @@ class Edit(NamedTuple):
     replacements: Mapping[int, str] = {}
 
 
-class PosClass(NamedTuple):
-    """Words whose coarse POS is in `tags` (or, with `invert`, is not in them)."""
-
-    tags: frozenset[str]
-    invert: bool = False
-
-    def __contains__(self, pos: object) -> bool:
-        return (pos in self.tags) != self.invert
-
-
 PerturbFn = Callable[["ParsedReport", np.random.Generator, str], "Edit | None"]
-#: (pack of reports, one stream word per report, scope) -> PackedEdit; see `perturb.kernels`.
-BatchFn = Callable[..., Any]
+#: `check(report, result, scope, seed)`: raises AssertionError naming the broken invariant.
+InvariantCheck = Callable[["ParsedReport", "PerturbationResult", str, int], None]
 
 
 @dataclass(frozen=True)
 class PerturbationSpec:
     name: str
+    #: The per-report reference (`PerturbFn`).
     fn: PerturbFn
     description: str
     word_preserving: bool = True
@@ -64,8 +66,10 @@ class PerturbationSpec:
     #: For POS-based kinds, the classes whose words move, each only among its own slots; words of
     #: no class stay put. None for kinds that move any word.
     moves_pos: tuple[PosClass, ...] | None = None
-    #: Optional batch kernel: the same perturbation for many reports per call.
-    batch: BatchFn | None = None
+    #: What this kind keeps beyond the generic invariants (`perturb.checks`), or None.
+    check: InvariantCheck | None = None
+    #: Optional batch kernel: the same perturbation for a whole pack per call.
+    batch: Kernel | None = None
 
 
 PERTURBATIONS: dict[str, PerturbationSpec] = {}
@@ -79,7 +83,7 @@ def register(
     needs: Iterable[str] = ("sentences",),
     deterministic: bool = False,
     moves_pos: Iterable[PosClass] | None = None,
-    batch: BatchFn | None = None,
+    check: InvariantCheck | None = None,
     replace: bool = False,
 ) -> Callable[[PerturbFn], PerturbFn]:
     """Decorator: register `fn` under `name` so that `apply`, the CLI, the collator and
@@ -87,11 +91,11 @@ def register(
     needs_set = frozenset(needs)
     unknown = needs_set - ANNOTATIONS
     if unknown:
-        raise ValueError(f"unknown annotations {sorted(unknown)}; known: {sorted(ANNOTATIONS)}")
+        raise UsageError(f"unknown annotations {sorted(unknown)}; known: {sorted(ANNOTATIONS)}")
 
     def decorator(fn: PerturbFn) -> PerturbFn:
         if name in PERTURBATIONS and not replace:
-            raise ValueError(f"perturbation {name!r} is already registered (pass replace=True)")
+            raise UsageError(f"perturbation {name!r} is already registered (pass replace=True)")
         PERTURBATIONS[name] = PerturbationSpec(
             name=name,
             fn=fn,
@@ -100,9 +104,20 @@ def register(
             needs=needs_set,
             deterministic=deterministic,
             moves_pos=None if moves_pos is None else tuple(moves_pos),
-            batch=batch,
+            check=check,
         )
         return fn
+
+    return decorator
+
+
+def kernel_for(name: str) -> Callable[[Kernel], Kernel]:
+    """Decorator: `kernel` is the batch kernel of the registered kind `name` (written beneath
+    its reference, which it must agree with)."""
+
+    def decorator(kernel: Kernel) -> Kernel:
+        PERTURBATIONS[name] = dataclasses.replace(get(name), batch=kernel)
+        return kernel
 
     return decorator
 
@@ -113,7 +128,14 @@ def get(name: str) -> PerturbationSpec:
         return PERTURBATIONS[name]
     except KeyError:
         known = ", ".join(PERTURBATIONS)
-        raise KeyError(f"unknown perturbation {name!r}; registered: {known}") from None
+        raise UnknownKind(f"unknown perturbation {name!r}; registered: {known}") from None
+
+
+class UnknownKind(UsageError, KeyError):
+    """A kind name nobody registered (a `KeyError` too, as a registry lookup)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 def resolve_kinds(kinds: Iterable[str] | str | None) -> list[str]:

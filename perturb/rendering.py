@@ -1,28 +1,33 @@
-"""Rendering: words at positions, in the position's case, joined with the positions' whitespace.
+"""The one renderer: words at positions, in the position's case, joined with the positions'
+whitespace — for one report or thousands, originals and negatives alike, so that formatting
+cannot tell them apart.
 
-Originals and negatives go through the same rule, so formatting cannot tell them apart.
+`render_texts` writes the text of every report of a pack after an edit; `apply` (a pack of one)
+and `apply_batch` both call it. It gathers bytes from one table per pack: for each report, every
+(word rendering, whitespace) pair of its `Layout.table`, and each replacement's piece after them.
+`render_tokens` is the per-token view of the same table (`PerturbationResult.tokens`), and
+`written_with` the rule by which a replacement rewrites a written word.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from perturb.batch.arrays import counting, exclusive_cumsum
 from perturb.casing import render_like
 from perturb.parsed import ParsedReport
 
-
-def render(
-    report: ParsedReport, source_index: Sequence[int], replacements: Mapping[int, str] = {}
-) -> tuple[str, ...]:
-    """Output tokens: the word from `source_index[i]` (or its replacement) in position i's case."""
-    layout = report.layout
-    gather = (np.asarray(source_index, dtype=np.intp) + layout.capital_offset).tolist()
-    table = layout.table
-    tokens = itemgetter(*gather)(table) if len(gather) > 1 else tuple(table[j] for j in gather)
-    return edited_tokens(report, tokens, replacements) if replacements else tokens
+if TYPE_CHECKING:
+    from perturb.batch.candidates import Candidates, Substitute
+    from perturb.batch.pack import Pack
+    from perturb.layout import Layout
+    from perturb.result import Replacement
 
 
 def replacement_form(report: ParsedReport, position: int, word: str) -> str:
@@ -51,25 +56,21 @@ def written_with(report: ParsedReport, slot: int, edits: Mapping[int, str]) -> s
     return render_like(written, layout.capital[slot])
 
 
-def replaced_words(report: ParsedReport, replacements: Mapping[int, str]) -> dict[int, str]:
-    """Each written word that `replacements` (token position → new word) touch, by its slot, as
-    `written_with` writes it. A replacement rewrites the written word that held the token in the
-    original, whatever moved."""
-    head = report.layout.head
-    by_slot: dict[int, dict[int, str]] = {}
-    for position, word in replacements.items():
-        by_slot.setdefault(head[position], {})[position] = word
-    return {slot: written_with(report, slot, edits) for slot, edits in sorted(by_slot.items())}
-
-
-def edited_tokens(
-    report: ParsedReport, tokens: tuple[str, ...], replacements: Mapping[int, str]
+def render_tokens(
+    report: ParsedReport, source_index: Sequence[int], replacements: Sequence[Replacement] = ()
 ) -> tuple[str, ...]:
-    """`tokens` with the written words that `replacements` touch rewritten (`replaced_words`)."""
-    edited = list(tokens)
-    for slot, written in replaced_words(report, replacements).items():
-        edited[slot] = written
-    return tuple(edited)
+    """Output tokens: the word from `source_index[i]` in position i's case, and each replaced
+    written word as the `Replacement` wrote it."""
+    layout = report.layout
+    gather = (np.asarray(source_index, dtype=np.intp) + layout.capital_offset).tolist()
+    table = layout.table
+    tokens = itemgetter(*gather)(table) if len(gather) > 1 else tuple(table[j] for j in gather)
+    if replacements:
+        edited = list(tokens)
+        for position, _, new in replacements:
+            edited[position] = new
+        tokens = tuple(edited)
+    return tokens
 
 
 def join(tokens: Sequence[str], whitespace: Sequence[str]) -> str:
@@ -78,3 +79,68 @@ def join(tokens: Sequence[str], whitespace: Sequence[str]) -> str:
     pieces[::2] = tokens
     pieces[1::2] = whitespace
     return "".join(pieces)
+
+
+def _report_table(layout: Layout) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """Every (word rendering, whitespace) pair of one report as UTF-8, end to end, each entry's
+    byte length, and each position's `shift`: the entry for the word from `src` at position i is
+    `src + shift[i]` (its case and its whitespace are position i's)."""
+    whitespace = layout.report.whitespace
+    kinds = {w: k for k, w in enumerate(dict.fromkeys(whitespace))}
+    forms = [entry.encode("utf-8", "surrogatepass") for entry in layout.table]
+    form_lengths = np.fromiter(map(len, forms), np.intp, len(forms))
+    spaces = [w.encode("utf-8", "surrogatepass") for w in kinds]
+    blob = b"".join(form + space for space in spaces for form in forms)
+    lengths = np.concatenate([form_lengths + len(space) for space in spaces]) if spaces else form_lengths
+    shift = np.fromiter((kinds[w] for w in whitespace), np.intp, layout.n) * (2 * layout.n) + layout.capital_offset
+    return blob, lengths, shift
+
+
+def _pack_table(pack: Pack) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+    """Every report's table end to end: the bytes, each entry's start and length, and each global
+    position's shift (`source_index + shift` is the entry to write there)."""
+    blobs = [layout.derived(_report_table) for layout in pack.layouts]
+    lengths = np.concatenate([n for _, n, _ in blobs]) if blobs else np.zeros(0, np.int64)
+    entries_before = exclusive_cumsum(np.fromiter((len(n) for _, n, _ in blobs), np.int64, len(blobs)))
+    shift = (np.concatenate([s for _, _, s in blobs]) if blobs else np.zeros(0, np.int64)) + np.repeat(
+        entries_before - pack.starts, pack.sizes
+    )
+    table = b"".join(blob for blob, _, _ in blobs)
+    return table, exclusive_cumsum(lengths), lengths, shift
+
+
+def _table_with(candidates: Candidates, pack: Pack) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The pack's table with every candidate's piece appended after the reports' entries."""
+    table, entry_start, lengths, _ = pack.derived(_pack_table)
+    added = np.fromiter(map(len, candidates.pieces), np.int64, len(candidates.pieces))
+    return (
+        table + b"".join(candidates.pieces),
+        np.append(entry_start, len(table) + exclusive_cumsum(added)),
+        np.append(lengths, added),
+    )
+
+
+def render_texts(pack: Pack, source_index: np.ndarray, substitute: Substitute | None = None) -> list[str]:
+    """Every report's text from one gather of bytes: global position g gets the word from
+    `source_index[g]` in g's case, then g's own whitespace, except where `substitute` puts a
+    chosen candidate's piece instead."""
+    table, entry_start, lengths, shift = pack.derived(_pack_table)
+    entries = source_index + shift
+    if substitute is not None and substitute.chosen.any():
+        candidates, chosen = substitute
+        table, entry_start, lengths = candidates.derived(_table_with, pack)
+        picked = np.flatnonzero(chosen)
+        entries[candidates.positions[picked]] = len(lengths) - len(chosen) + picked
+    piece_lengths = lengths.take(entries)
+    ends = np.zeros(pack.n_tokens + 1, dtype=np.int64)
+    np.cumsum(piece_lengths, out=ends[1:])
+    index = np.repeat(entry_start.take(entries) - ends[:-1], piece_lengths)
+    index += counting(len(index))
+    out = np.frombuffer(table, dtype=np.uint8).take(index)
+    bounds = ends.take(pack.bound_array()).tolist()
+    try:  # ASCII, as reports nearly always are: byte offsets are character offsets, decode once
+        text = codecs.ascii_decode(out)[0]
+    except UnicodeDecodeError:
+        raw = out.tobytes()
+        return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(bounds)]
+    return [text[a:b] for a, b in pairwise(bounds)]

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from perturb.parsed import ParsedReport
-from perturb.rendering import render
+from perturb.rendering import render_tokens
 
 
 class Replacement(NamedTuple):
@@ -44,19 +44,19 @@ class PerturbationResult(tuple):
         kind: str,
         text: str,
         applicable: bool,
-        source_index: Sequence[int] | np.ndarray,
         replacements: tuple[Replacement, ...],
         draw: int,
         report: ParsedReport,
-        tokens: tuple[str, ...] | None = None,
+        source_index: Sequence[int] | np.ndarray,
         span: tuple[int, int] | None = None,
+        tokens: tuple[str, ...] | None = None,
     ) -> PerturbationResult:
         """`span`: where in `source_index` — then a batch's array of global positions, whose
         report starts at `span[0]` — this result's indices lie; `tokens`: the output tokens when
         already rendered."""
         return tuple.__new__(cls, (kind, text, applicable, replacements, draw, report, source_index, span, tokens))
 
-    #: `make(fields)` from (kind, text, applicable, replacements, draw, report, source_index, span, tokens).
+    #: `make(fields)`: the same fields in the same order, as one tuple (made in C, for batches).
     make = classmethod(tuple.__new__)
 
     kind: str = property(itemgetter(0))  # type: ignore[assignment]
@@ -86,13 +86,7 @@ class PerturbationResult(tuple):
     def tokens(self) -> tuple[str, ...]:
         if self[8] is not None:
             return self[8]
-        tokens = render(self[5], self.source_index)
-        if self.replacements:
-            edited = list(tokens)
-            for position, _, new in self.replacements:
-                edited[position] = new
-            tokens = tuple(edited)
-        return tokens
+        return render_tokens(self[5], self.source_index, self.replacements)
 
     @property
     def moved(self) -> tuple[int, ...]:
@@ -101,9 +95,8 @@ class PerturbationResult(tuple):
 
     def with_draw(self, draw: int) -> PerturbationResult:
         """The same negative under another draw index (deterministic kinds)."""
-        return PerturbationResult(
-            self.kind, self.text, self.applicable, self.source_index, self.replacements, draw, self[5], self[8]
-        )
+        kind, text, applicable, replacements, _, report, source_index, span, tokens = self
+        return PerturbationResult(kind, text, applicable, replacements, draw, report, source_index, span, tokens)
 
     def _key(self) -> tuple[object, ...]:
         return (self.kind, self.text, self.applicable, self.source_index, self.replacements, self.draw)

@@ -10,10 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import perturb
-from perturb.kernels import PackedEdit, register_kernel
-from perturb.packed import Pack
+from perturb.batch.candidates import Substitute
+from perturb.batch.kernels import PackedEdit
+from perturb.batch.pack import Pack
 from perturb.seeding import KeyHashes, key_hash, stream, stream_word_rows, stream_words
-from perturb.testing import check_batch_matches_single, parsed_reports
+from perturb.testing import check_batch_matches_single, check_kernel_matches_reference, parsed_reports
 
 KINDS = list(perturb.PERTURBATIONS)
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -33,6 +34,22 @@ def test_batch_results_equal_single_apply_whatever_the_batch(reports, kinds, see
 @pytest.mark.parametrize("scope", perturb.SCOPES)
 def test_batch_equals_single_apply_on_real_reports(real_reports, scope):
     check_batch_matches_single(real_reports, KINDS, seed=5, scope=scope)
+
+
+@FAST
+@given(
+    reports=st.lists(parsed_reports(max_tokens=40), min_size=1, max_size=6),
+    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=4, unique=True),
+    seed=st.integers(0, 2**63 - 1),
+    scope=st.sampled_from(perturb.SCOPES),
+)
+def test_each_kernel_gives_what_its_reference_gives(reports, kinds, seed, scope):
+    check_kernel_matches_reference(reports, kinds, seed=seed, scope=scope, draws=2)
+
+
+@pytest.mark.parametrize("scope", perturb.SCOPES)
+def test_each_kernel_gives_what_its_reference_gives_on_real_reports(real_reports, scope):
+    check_kernel_matches_reference(real_reports, KINDS, seed=5, scope=scope, draws=2)
 
 
 @FAST
@@ -78,19 +95,25 @@ def test_all_redraws_at_once_equal_redrawing_one_attempt_after_another():
 
 
 def test_a_user_kernel_may_return_replacements_as_one_mapping_per_report(real_reports):
-    @register_kernel(
-        "upper_first_word", description="test kernel: the first word becomes its upper case", word_preserving=False
-    )
-    def upper_first_word(pack, words, scope):
-        first = [layout.words[0] if layout.words else None for layout in pack.layouts]
-        replacements = [
-            {i: layout.report.tokens[i].upper() + "X"} if i is not None else None
-            for i, layout in zip(first, pack.layouts)
-        ]
-        return PackedEdit(pack.identity, replacements, np.array([i is not None for i in first]))
+    def first_word_upper(report):
+        words = report.layout.words
+        return {words[0]: report.tokens[words[0]].upper() + "X"} if words else None
+
+    @perturb.register("upper_first_word", description="test kind: the first word becomes its upper case",
+                      word_preserving=False)
+    def upper_first_word_reference(report, rng, scope):
+        replaced = first_word_upper(report)
+        return None if replaced is None else perturb.Edit(report.layout.identity, replaced)
+
+    @perturb.kernel_for("upper_first_word")
+    def upper_first_word(pack, stream, scope):
+        replacements = [first_word_upper(report) for report in pack.reports]
+        applicable = np.array([r is not None for r in replacements])
+        return PackedEdit(pack.identity, Substitute.of(pack, replacements), applicable)
 
     try:
         check_batch_matches_single(real_reports[:30], ["upper_first_word"], seed=2)
+        check_kernel_matches_reference(real_reports[:30], ["upper_first_word"], seed=2)
         result = perturb.apply(real_reports[0], "upper_first_word", seed=2)
         assert [r.position for r in result.replacements] == [real_reports[0].layout.words[0]]
     finally:
@@ -121,22 +144,31 @@ def test_when_no_draw_can_differ_the_kernel_says_so_before_any_redraw():
 
 
 def test_a_user_kernel_registers_and_runs_in_batch_and_alone(real_reports):
-    @register_kernel("rotate_words", description="test kernel: a report's words move one slot on, or stay")
-    def rotate_words(pack, words, scope):
-        units = pack.units("report")
-        index = np.arange(len(units.positions))
-        new_report = np.r_[True, units.owner[1:] != units.owner[:-1]] if len(index) else index.astype(bool)
+    @perturb.register("rotate_words", description="test kind: a report's words move one slot on, or stay")
+    def rotate_words_reference(report, rng, scope):
+        source, words = list(range(len(report))), report.layout.words
+        if rng.bit_generator.random_raw() % 2:  # the report's own stream decides
+            for slot, following in zip(words, words[1:] + words[:1]):
+                source[slot] = following
+        return perturb.Edit(source)
+
+    @perturb.kernel_for("rotate_words")
+    def rotate_words(pack, stream, scope):
+        groups = pack.word_groups("report")
+        index = np.arange(len(groups.positions))
+        new_report = np.r_[True, groups.report_of[1:] != groups.report_of[:-1]] if len(index) else index.astype(bool)
         segment_start = np.flatnonzero(new_report)[np.cumsum(new_report) - 1]
         last = np.r_[new_report[1:], True] if len(index) else new_report
         following = np.where(last, segment_start, index + 1)
-        moved = (words % np.uint64(2)).astype(bool)[units.owner]  # the report's own stream decides
+        moved = (stream % np.uint64(2)).astype(bool)[groups.report_of]  # the report's own stream decides
         src = pack.identity
-        src[units.positions[moved]] = units.positions[following][moved]
+        src[groups.positions[moved]] = groups.positions[following][moved]
         return PackedEdit(src)
 
     try:
         assert perturb.get("rotate_words").batch is rotate_words
         check_batch_matches_single(real_reports[:40], ["rotate_words"], seed=9)
+        check_kernel_matches_reference(real_reports[:40], ["rotate_words"], seed=9)
     finally:
         del perturb.PERTURBATIONS["rotate_words"]
 

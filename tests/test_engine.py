@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import perturb
-from perturb import antonyms
-from perturb.antonyms import LEXICON, VOCABULARY, antonym_of
+from perturb.kinds import antonyms
+from perturb.kinds.antonyms import LEXICON, VOCABULARY, antonym_of
 from perturb.casing import case_forms
 
 PAPER_NAMES = [

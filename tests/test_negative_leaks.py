@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import perturb
-from perturb.antonyms import LEXICON
+from perturb.kinds.antonyms import LEXICON
 from perturb.leaks import measure, vocabulary
 from pretrain.data.splits import assign_split
 

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import perturb
-from perturb.kernels import PackedEdit, register_kernel
+from perturb.batch.candidates import Substitute
+from perturb.batch.kernels import PackedEdit
 from perturb.leaks import casing_anomalies, more_casing_anomalies, word_forms
-from perturb.testing import check_batch_matches_single, check_invariants, parsed_reports
+from perturb.testing import check_batch_matches_single, check_invariants, check_kernel_matches_reference, parsed_reports
 from perturb.words import written_words
 
 WORD_ORDER_KINDS = [name for name in perturb.PAPER_KINDS if perturb.get(name).word_preserving]
@@ -107,17 +108,26 @@ def test_an_antonym_inside_a_glued_word_keeps_the_rest_of_it():
 
 
 def test_a_replacement_rewrites_the_written_word_that_holds_its_token():
-    @register_kernel("sided_to_rounded", description="test kernel: a token inside a glued word",
-                     word_preserving=False)
-    def sided_to_rounded(pack, words, scope):
-        mappings = [{i: "rounded" for i, t in enumerate(r.tokens) if t == "sided"} for r in pack.reports]
-        return PackedEdit(pack.identity, mappings, np.array([bool(m) for m in mappings]))
+    def rounded(report):
+        return {i: "rounded" for i, t in enumerate(report.tokens) if t == "sided"}
+
+    @perturb.register("sided_to_rounded", description="test kind: a token inside a glued word",
+                      word_preserving=False)
+    def sided_to_rounded_reference(report, rng, scope):
+        mapping = rounded(report)
+        return perturb.Edit(report.layout.identity, mapping) if mapping else None
+
+    @perturb.kernel_for("sided_to_rounded")
+    def sided_to_rounded(pack, stream, scope):
+        mappings = [rounded(r) for r in pack.reports]
+        return PackedEdit(pack.identity, Substitute.of(pack, mappings), np.array([bool(m) for m in mappings]))
 
     try:
         result = perturb.apply(GLUED, "sided_to_rounded", seed=0)
         assert result.text.startswith("The patient's left-rounded effusion")
         assert result.replacements == (perturb.Replacement(3, "left-sided", "left-rounded"),)
         check_batch_matches_single([GLUED, UNMARKED_START], ["sided_to_rounded"], seed=0)
+        check_kernel_matches_reference([GLUED, UNMARKED_START], ["sided_to_rounded"], seed=0)
     finally:
         del perturb.PERTURBATIONS["sided_to_rounded"]
 

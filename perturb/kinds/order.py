@@ -1,184 +1,208 @@
-"""The nine perturbations of the paper, registered under their published names.
+"""The word-order kinds of the paper: shuffle, swap neighbours, reverse, and two trigram shuffles.
 
-Each is a pure function of (report, rng, scope): it never parses and never touches global random
-state. Written words (`perturb.words`: "left-sided" is one) move only among word slots;
-punctuation and whitespace keep theirs. The random kinds are batch kernels (`perturb.kernels`): a
-sort key per word — its unit, then counter-based noise — permutes the words within every unit of
-every report in the pack in one `argsort`.
-The two deterministic kinds ignore the noise; their result is remembered per report.
+Each kind is first its reference — a plain function of (report, rng, scope) over the report's
+word groups (`Layout.groups`: the whole report, or each sentence) — then, beneath it, its batch
+kernel: the same perturbation for a whole pack in a few numpy calls. A shuffle sorts each
+group's words by their noise (`perturb.noise`: a pure function of the attempt's stream value
+and the word's index among the report's words), which is what makes the two agree exactly.
+Written words move whole; punctuation and whitespace keep their slots.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from perturb.antonyms import antonym_of
-from perturb.kernels import PackedEdit, register_kernel
-from perturb.noise import counter_steps, noise, order_within
-from perturb.packed import Candidates, Pack, Substitute
+from perturb.batch.arrays import counting
+from perturb.batch.kernels import PackedEdit
+from perturb.batch.pack import Pack
+from perturb.batch.word_groups import WordGroups
+from perturb.checks import check_involution
+from perturb.noise import TRIGRAM_COUNTERS, ReportNoise, noise, order_within
 from perturb.parsed import ParsedReport
-from perturb.registry import PosClass
-from perturb.units import Units, counting, exclusive_cumsum
+from perturb.registry import Edit, kernel_for, register
+from perturb.result import PerturbationResult
 
-NOUNS = PosClass(frozenset({"NOUN", "PROPN"}))
-ADJECTIVES = PosClass(frozenset({"ADJ"}))
-VERBS = PosClass(frozenset({"VERB"}))
-NOT_NOUNS_OR_ADJ = PosClass(NOUNS.tags | ADJECTIVES.tags, invert=True)
+Groups = Sequence[Sequence[int]]
 
 
-def _permute(pack: Pack, units: Units, words: np.ndarray, by: str) -> PackedEdit:
-    """Permute the words of `units` uniformly within each unit (`by="unit"`) or trigram
-    (`by="chunk"`)."""
-    within, n_within = (units.unit, units.n_units) if by == "unit" else (units.chunk, units.n_chunks)
-    src = pack.identity
-    order = order_within(within, noise(words, units.owner, units.steps), n_within)
-    src[units.positions] = units.positions[order]
-    return PackedEdit(src, applicable=units.can_change(by))
+def shuffle_groups(report: ParsedReport, rng: np.random.Generator, groups: Groups) -> Edit:
+    """Each group's words in a uniformly random order: sorted by their noise."""
+    noise_of = ReportNoise(rng)
+    counter = {slot: k for k, slot in enumerate(report.layout.words)}  # a word's noise key
+    source = list(range(len(report)))
+    for group in groups:
+        for slot, drawn in zip(group, sorted(group, key=lambda s: noise_of.sort_key(counter[s]))):
+            source[slot] = drawn
+    return Edit(source)
 
 
-@register_kernel("shuffle_all_words", description="Permute all words; punctuation stays in place.")
-def shuffle_all_words(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    units = pack.units(scope)
-    return _permute(pack, units, words, "unit")
+def permute_within(
+    pack: Pack, groups: WordGroups, stream: np.ndarray, ids: np.ndarray, n_ids: int, applicable: np.ndarray
+) -> PackedEdit:
+    """The kernel of `shuffle_groups`: the words permuted uniformly within each of `ids` (their
+    group, or their trigram), by their noise."""
+    source = pack.identity
+    order = order_within(ids, noise(stream, groups.report_of, groups.steps), n_ids)
+    source[groups.positions] = groups.positions[order]
+    return PackedEdit(source, applicable=applicable)
 
 
-@register_kernel(
+def trigrams(group: Sequence[int]) -> list[Sequence[int]]:
+    """Consecutive triples of a group's words (the last may be shorter)."""
+    return [group[k : k + 3] for k in range(0, len(group), 3)]
+
+
+# --- shuffle_all_words -----------------------------------------------------------------------
+
+
+@register("shuffle_all_words", description="Permute all words; punctuation stays in place.")
+def shuffle_all_words(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit:
+    return shuffle_groups(report, rng, report.layout.groups(scope))
+
+
+@kernel_for("shuffle_all_words")
+def shuffle_all_words_kernel(pack: Pack, stream: np.ndarray, scope: str) -> PackedEdit:
+    groups = pack.word_groups(scope)
+    return permute_within(pack, groups, stream, groups.group, groups.n_groups, groups.can_change())
+
+
+# --- swap_adjacent_words ---------------------------------------------------------------------
+
+
+@register(
     "swap_adjacent_words",
     description="Swap each pair of neighbouring words (1st↔2nd, 3rd↔4th, …); an involution.",
     deterministic=True,
+    check=check_involution,
 )
-def swap_adjacent_words(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    units = pack.units(scope)
-    index = np.arange(len(units.positions))
-    even = units.rank % 2 == 0
-    partner = np.where(even, np.where(units.rank + 1 < units.size, index + 1, index), index - 1)
-    src = pack.identity
-    src[units.positions] = units.positions[partner]
-    return PackedEdit(src)
+def swap_adjacent_words(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit:
+    source = list(range(len(report)))
+    for group in report.layout.groups(scope):
+        for first, second in zip(group[0::2], group[1::2]):
+            source[first], source[second] = second, first
+    return Edit(source)
 
 
-@register_kernel(
+@kernel_for("swap_adjacent_words")
+def swap_adjacent_words_kernel(pack: Pack, stream: np.ndarray, scope: str) -> PackedEdit:
+    groups = pack.word_groups(scope)
+    rank, index = groups.rank_in_group, counting(len(groups.positions))
+    partner = np.where(rank % 2 == 0, np.where(rank + 1 < groups.group_size, index + 1, index), index - 1)
+    source = pack.identity
+    source[groups.positions] = groups.positions[partner]
+    return PackedEdit(source)
+
+
+# --- reverse_sentence ------------------------------------------------------------------------
+
+
+@register(
     "reverse_sentence",
     description="Reverse the word order (of the report, or of each sentence); an involution.",
     deterministic=True,
+    check=check_involution,
 )
-def reverse_sentence(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    units = pack.units(scope)
-    index = np.arange(len(units.positions))
-    mirrored = index - 2 * units.rank + units.size - 1  # the word at (size-1-rank) in its unit
-    src = pack.identity
-    src[units.positions] = units.positions[mirrored]
-    return PackedEdit(src)
+def reverse_sentence(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit:
+    source = list(range(len(report)))
+    for group in report.layout.groups(scope):
+        for slot, drawn in zip(group, reversed(group)):
+            source[slot] = drawn
+    return Edit(source)
 
 
-@register_kernel(
+@kernel_for("reverse_sentence")
+def reverse_sentence_kernel(pack: Pack, stream: np.ndarray, scope: str) -> PackedEdit:
+    groups = pack.word_groups(scope)
+    index = counting(len(groups.positions))
+    mirrored = index - 2 * groups.rank_in_group + groups.group_size - 1  # the word at (size-1-rank) in its group
+    source = pack.identity
+    source[groups.positions] = groups.positions[mirrored]
+    return PackedEdit(source)
+
+
+# --- shuffle_within_trigrams -----------------------------------------------------------------
+
+
+def check_within_trigrams(report: ParsedReport, result: PerturbationResult, scope: str, seed: int) -> None:
+    """Every word stays inside its trigram."""
+    src = result.source_index
+    for group in report.layout.groups(scope):
+        for trigram in trigrams(group):
+            assert sorted(src[p] for p in trigram) == sorted(trigram), f"{result.kind}: a word left its trigram"
+
+
+@register(
     "shuffle_within_trigrams",
     description="Cut the words into consecutive trigrams and permute the words inside each.",
+    check=check_within_trigrams,
 )
-def shuffle_within_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    units = pack.units(scope)
-    return _permute(pack, units, words, "chunk")
+def shuffle_within_trigrams(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit:
+    return shuffle_groups(report, rng, [t for group in report.layout.groups(scope) for t in trigrams(group)])
 
 
-@register_kernel(
+@kernel_for("shuffle_within_trigrams")
+def shuffle_within_trigrams_kernel(pack: Pack, stream: np.ndarray, scope: str) -> PackedEdit:
+    groups = pack.word_groups(scope)
+    return permute_within(pack, groups, stream, groups.trigram, groups.n_trigrams, groups.can_change_within_trigrams())
+
+
+# --- shuffle_trigrams ------------------------------------------------------------------------
+
+
+def check_trigrams_whole(report: ParsedReport, result: PerturbationResult, scope: str, seed: int) -> None:
+    """The trigrams move, each kept whole and in its order."""
+    src = result.source_index
+    for group in report.layout.groups(scope):
+        pieces = {tuple(t) for t in trigrams(group)}
+        sequence = [src[p] for p in group]
+        k = 0
+        while k < len(sequence):
+            match = next((c for c in pieces if tuple(sequence[k : k + len(c)]) == c), None)
+            assert match is not None, f"{result.kind}: a trigram was broken apart"
+            pieces.discard(match)
+            k += len(match)
+
+
+@register(
     "shuffle_trigrams",
     description="Cut the words into consecutive trigrams and permute the trigrams, each kept whole.",
+    check=check_trigrams_whole,
 )
-def shuffle_trigrams(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    units = pack.units(scope)
-    src = pack.identity
-    chunk_noise = noise(words, units.chunk_owner, units.chunk_steps)
-    rank = np.empty(units.n_chunks, dtype=np.intp)
-    rank[order_within(units.chunk_unit, chunk_noise, units.n_units)] = counting(units.n_chunks)
-    order = (rank[units.chunk.astype(np.intp)] * 3 + units.offset).argsort()
-    src[units.positions] = units.positions[order]
-    return PackedEdit(src, applicable=units.memo("trigrams_can_move", lambda: _trigrams_can_move(units)))
+def shuffle_trigrams(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit:
+    """Each group's trigrams sorted by their noise (a trigram's noise key: its index among the
+    report's trigrams, after every word's)."""
+    noise_of = ReportNoise(rng)
+    source = list(range(len(report)))
+    counter = TRIGRAM_COUNTERS
+    for group in report.layout.groups(scope):
+        keyed = []
+        for trigram in trigrams(group):
+            keyed.append((noise_of.sort_key(counter), trigram))
+            counter += 1
+        drawn = [slot for _, trigram in sorted(keyed, key=lambda pair: pair[0]) for slot in trigram]
+        for slot, word in zip(group, drawn):
+            source[slot] = word
+    return Edit(source)
 
 
-def _trigrams_can_move(units: Units) -> np.ndarray:
-    """Per report: some unit has two trigrams to swap and some unit two different words (a report
-    whose trigrams are all alike is caught by the redraws)."""
-    several = np.bincount(units.chunk_unit.astype(np.intp), minlength=units.n_units) >= 2
-    out = np.zeros(units.n_reports, dtype=bool)
-    out[units.chunk_owner[several[units.chunk_unit.astype(np.intp)]]] = True
-    return out & units.can_change("unit")
+@kernel_for("shuffle_trigrams")
+def shuffle_trigrams_kernel(pack: Pack, stream: np.ndarray, scope: str) -> PackedEdit:
+    groups = pack.word_groups(scope)
+    source = pack.identity
+    trigram_noise = noise(stream, groups.trigram_report, groups.trigram_steps)
+    rank = np.empty(groups.n_trigrams, dtype=np.intp)
+    rank[order_within(groups.trigram_group, trigram_noise, groups.n_groups)] = counting(groups.n_trigrams)
+    order = (rank[groups.trigram.astype(np.intp)] * 3 + groups.rank_in_trigram).argsort()
+    source[groups.positions] = groups.positions[order]
+    return PackedEdit(source, applicable=groups.derived(_trigrams_can_move))
 
 
-def _shuffle_classes(pack: Pack, words: np.ndarray, scope: str, classes: tuple[PosClass, ...]) -> PackedEdit:
-    units = pack.units(scope, classes)
-    return _permute(pack, units, words, "unit")
-
-
-@register_kernel(
-    "shuffle_nouns_and_adj",
-    description="Permute nouns among noun slots and adjectives among adjective slots.",
-    needs=("pos", "sentences"),
-    moves_pos=(NOUNS, ADJECTIVES),
-)
-def shuffle_nouns_and_adj(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    return _shuffle_classes(pack, words, scope, (NOUNS, ADJECTIVES))
-
-
-@register_kernel(
-    "shuffle_allbut_nouns_and_adj",
-    description="Permute every word that is not a noun or adjective among those slots.",
-    needs=("pos", "sentences"),
-    moves_pos=(NOT_NOUNS_OR_ADJ,),
-)
-def shuffle_allbut_nouns_and_adj(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    return _shuffle_classes(pack, words, scope, (NOT_NOUNS_OR_ADJ,))
-
-
-@register_kernel(
-    "shuffle_nouns_verbs_adj",
-    description="Permute nouns, verbs and adjectives, each class among its own slots.",
-    needs=("pos", "sentences"),
-    moves_pos=(NOUNS, VERBS, ADJECTIVES),
-)
-def shuffle_nouns_verbs_adj(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    return _shuffle_classes(pack, words, scope, (NOUNS, VERBS, ADJECTIVES))
-
-
-def _antonym_candidates(report: ParsedReport) -> list[tuple[int, str]]:
-    """(position, partner) for every adjective with a lexicon partner, in position order."""
-    tokens = report.tokens
-    return [
-        (i, partner)
-        for i in report.layout.units("report", ADJECTIVES).positions.tolist()
-        if (partner := antonym_of(tokens[i].lower())) is not None
-    ]
-
-
-def _candidate_noise_steps(candidates: Candidates, n_reports: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per report its candidate count and first candidate; per candidate its noise step (its
-    index among its report's candidates)."""
-    counts = np.bincount(candidates.owner, minlength=n_reports)
-    starts = exclusive_cumsum(counts)
-    return counts, starts, counter_steps(np.arange(len(candidates.owner)) - starts[candidates.owner])
-
-
-@register_kernel(
-    "replace_adjectives_with_antonyms",
-    description="Replace a random non-empty subset of adjectives with their antonyms "
-    "(clinical lexicon; WordNet too when its data is installed).",
-    word_preserving=False,
-    needs=("pos",),
-)
-def replace_adjectives_with_antonyms(pack: Pack, words: np.ndarray, scope: str) -> PackedEdit:
-    """Each candidate is replaced with probability ½; a report where none was picked gets the
-    candidate with the largest noise instead."""
-    candidates = Candidates.of(pack, _antonym_candidates)
-    counts, starts, steps = candidates.memo("noise_steps", lambda: _candidate_noise_steps(candidates, len(pack)))
-    owner = candidates.owner
-    applicable = counts > 0
-    chosen = np.zeros(len(owner), dtype=bool)
-    if len(owner):
-        values = noise(words, owner, steps)
-        chosen = (values >> np.uint64(63)).astype(bool)
-        segments = starts[applicable]
-        fallback = np.zeros(len(pack), dtype=bool)
-        fallback[applicable] = ~np.logical_or.reduceat(chosen, segments)
-        top = np.zeros(len(pack), dtype=np.uint64)
-        top[applicable] = np.maximum.reduceat(values, segments)
-        chosen |= fallback[owner] & (values == top[owner])
-    return PackedEdit(pack.identity, Substitute(candidates, chosen), applicable)
+def _trigrams_can_move(groups: WordGroups) -> np.ndarray:
+    """Per report: some group has two trigrams to swap and some group two different words (a
+    report whose trigrams are all alike is caught by the redraws)."""
+    several = np.bincount(groups.trigram_group.astype(np.intp), minlength=groups.n_groups) >= 2
+    out = np.zeros(groups.n_reports, dtype=bool)
+    out[groups.trigram_report[several[groups.trigram_group.astype(np.intp)]]] = True
+    return out & groups.can_change()
