@@ -35,7 +35,7 @@ from itertools import islice
 from pathlib import Path
 
 import perturb
-from perturb.cache import ParseCache, write_parse_cache
+from perturb.io.parse_cache import ParseCache, write_parse_cache
 from perturb.openi import load_openi
 from perturb.parser import doc_to_parsed
 

@@ -45,7 +45,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import Dataset, DistributedSampler  # noqa: E402
 
-from perturb.cache import ParseCache  # noqa: E402
+from perturb.io.parse_cache import ParseCache  # noqa: E402
 from pretrain.collator import PerturbationCollator  # noqa: E402
 from pretrain.config import TrainConfig  # noqa: E402
 from pretrain.loading import SeededItems, epoch_loader  # noqa: E402

@@ -39,7 +39,10 @@ engine, cache_path, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 if engine != "current":
     sys.path.insert(0, engine)
 import perturb
-from perturb.cache import ParseCache
+try:
+    from perturb.io import ParseCache
+except ImportError:  # an engine from before perturb.io
+    from perturb.cache import ParseCache
 cache = ParseCache.load(cache_path)
 ids = list(cache.keys())
 parsed = [cache.get(k) for k in ids]

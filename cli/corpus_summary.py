@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
-from cli.perturb_stream import Perturbed
+from perturb.io import Perturbed
 
 
 @dataclass

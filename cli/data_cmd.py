@@ -16,7 +16,7 @@ from rich.table import Table
 from cli.app import data_app
 from cli.console import print_problems, print_table, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
-from cli.paths import check_outputs
+from perturb.io.paths import check_outputs
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 
@@ -39,7 +39,7 @@ def openi_command(
 
       radperturb data openi -o openi.jsonl --source torchxrayvision-1.5.7-py3-none-any.whl
     """
-    from perturb.atomic import atomic_open
+    from perturb.io.atomic import atomic_open
     from perturb.openi import OpenIUnavailable, load_openi
 
     with reported_errors("data openi"):

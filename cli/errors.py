@@ -1,7 +1,8 @@
 """User errors of the CLI: one line on stderr and an exit code, never a traceback.
 
 Exit codes follow the usual convention of command-line tools so that scripts and cluster jobs can
-tell a mistake in the command (2) from bad data (1).
+tell a mistake in the command (2) from bad data (1). Commands raise the library's own two error
+classes (`perturb.errors.UsageError`, `DataError`), re-exported here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from contextlib import contextmanager
 
 import typer
 
+from perturb.errors import DataError, UsageError
+
 USAGE = 2
 DATA = 1
 #: What a shell reports for a process killed by SIGPIPE (`radperturb ... -o - | head`).
@@ -20,39 +23,19 @@ BROKEN_PIPE = 141
 INTERRUPTED = 130
 
 
-class CliError(Exception):
-    """An error the user can fix; its message is the whole report."""
-
-    exit_code = DATA
-
-
-class UsageError(CliError):
-    """A wrong command line or environment: unknown kind, missing file or model, bad --shard."""
-
-    exit_code = USAGE
-
-
-class DataError(CliError):
-    """Input that cannot be processed (with --on-error fail): the message names file:line."""
-
-    exit_code = DATA
-
-
 @contextmanager
 def reported_errors(command: str) -> Iterator[None]:
-    """Turn the errors a user can cause into `radperturb COMMAND: error: ...` and an exit code."""
+    """Turn the errors a user can cause into `radperturb COMMAND: error: ...` and an exit code:
+    the library's `UsageError` → 2 and `DataError` → 1 (`perturb.errors`), and the operating
+    system's errors as what they say."""
     from cli.processes import Terminated
-    from perturb.cache import ParseCacheError
-    from perturb.parser import ModelNotFoundError
 
     try:
         yield
-    except CliError as err:
-        fail(command, str(err), err.exit_code)
-    except ModelNotFoundError as err:
+    except UsageError as err:
         fail(command, str(err), USAGE)
-    except ParseCacheError as err:
-        fail(command, f"unreadable parse cache: {err}", DATA)
+    except DataError as err:
+        fail(command, str(err), DATA)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as `cat` does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -74,3 +57,6 @@ def fail(command: str, message: str, code: int) -> None:
     """Print one line to stderr and exit with `code`."""
     typer.echo(f"radperturb {command}: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+__all__ = ["DATA", "USAGE", "DataError", "UsageError", "fail", "reported_errors"]

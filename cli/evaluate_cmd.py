@@ -12,7 +12,7 @@ from rich.table import Table
 from cli.app import app
 from cli.console import print_table, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
-from cli.paths import check_outputs
+from perturb.io.paths import check_outputs
 
 benchmark_app = typer.Typer(help="Train and evaluate several settings on the same data and seeds.",
                             no_args_is_help=True)

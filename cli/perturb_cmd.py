@@ -21,25 +21,33 @@ from cli.common_options import (
     kinds_from_option,
     load_user_perturbations,
 )
+from cli.console import print_table
 from cli.corpus_summary import Tally
-from cli.corpus_writers import (
-    STDOUT,
+from cli.errors import DataError, reported_errors
+from cli.progress import report_progress
+from perturb import __version__
+from perturb.io import (
+    ByteCount,
+    ParseCache,
+    ParseCacheWriter,
+    ParseSource,
+    PerturbOptions,
+    Reject,
+    Schema,
+    Shard,
+    check_inputs,
+    check_outputs,
     corpus_writer,
     default_rejects_path,
+    model_identity,
     open_output,
     open_rejects,
     output_format,
+    perturb_records,
+    read_records,
 )
-from cli.console import print_table
-from cli.errors import DataError, reported_errors
-from cli.paths import check_outputs
-from cli.perturb_stream import ParseSource, PerturbOptions, perturb_records
-from cli.progress import report_progress
-from cli.records import STDIN, ByteCount, Reject, Schema, check_inputs, read_records
-from cli.sharding import Shard
-from cli.spacy_model import model_identity
-from perturb import __version__
-from perturb.cache import ParseCache, ParseCacheWriter
+from perturb.io.corpus_writers import STDOUT
+from perturb.io.records import STDIN
 
 
 @app.command("perturb")
@@ -171,13 +179,13 @@ def perturb_command(
         counter = ByteCount()
         started = time.monotonic()
         records = read_records(
-            inputs, schema, explicit_format=input_format, stdin=sys.stdin.buffer, counter=counter
+            inputs, schema, explicit_format=input_format, stdin=sys.stdin.buffer, on_bytes=counter
         )
         with ExitStack() as stack:
             writer = corpus_writer(
                 output_format(output, out_format), stack.enter_context(open_output(output)), meta
             )
-            rejected = stack.enter_context(open_rejects(rejects_path))
+            rejected = stack.enter_context(open_rejects(rejects_path, echo=lambda line: typer.echo(line, err=True)))
             cache_writer = stack.enter_context(ParseCacheWriter(cache_parses)) if cache_parses else None
             update = stack.enter_context(report_progress(_total_bytes(inputs), quiet=quiet))
             cached_now: set[str] = set()

@@ -16,7 +16,7 @@ import typer
 from cli.app import app
 from cli.console import print_problems, stderr_console
 from cli.errors import DataError, UsageError, reported_errors
-from cli.paths import check_outputs
+from perturb.io.paths import check_outputs
 
 Opt = typer.Option
 

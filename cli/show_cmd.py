@@ -21,9 +21,9 @@ from cli.common_options import (
 )
 from cli.console import print_table
 from cli.errors import DataError, UsageError, reported_errors
-from cli.perturb_stream import failure
-from cli.spacy_model import load_parser
 from perturb import ParsedReport, PerturbationResult, apply_many
+from perturb.io import load_parser
+from perturb.io.pipeline import failure
 from perturb.parser import text_problem, unicode_problem
 
 MOVED = "bold yellow"

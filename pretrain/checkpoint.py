@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from perturb.atomic import TEMP_SUFFIX, make_temp_dir, temp_prefix
+from perturb.io.atomic import TEMP_SUFFIX, make_temp_dir, temp_prefix
 from pretrain.config import ConfigError, TrainConfig
 
 CHECKPOINT_PREFIX = "checkpoint-"

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from perturb import ParsedReport, Request, apply, apply_requests, resolve_kinds
-from perturb.cache import ParseCache
+from perturb.io.parse_cache import ParseCache, parse_with_cache
 from perturb.seeding import key_hash, stream
 
 
@@ -109,12 +109,16 @@ class PerturbationCollator:
 
     def parsed(self, key: str, text: str) -> ParsedReport:
         """The record's parse: from the cache, or parsed once here when no cache was given."""
+        (hit,), _ = parse_with_cache([(key, text)], self.cache, self._parse_misses)
+        return hit
+
+    def _parse_misses(self, missing: list[tuple[str, str]]) -> list[ParsedReport]:
         if self.cache is not None:
-            hit = self.cache.get(key, text)
-            if hit is None:
-                where = self.cache_path or "the parse cache"
-                raise CollatorError(f"record {key!r} is missing from {where} or its text changed; rebuild the cache")
-            return hit
+            key, where = missing[0][0], self.cache_path or "the parse cache"
+            raise CollatorError(f"record {key!r} is missing from {where} or its text changed; rebuild the cache")
+        return [self._memo_parse(key, text) for key, text in missing]
+
+    def _memo_parse(self, key: str, text: str) -> ParsedReport:
         hit = self._parsed.get((key, text))
         if hit is None:
             if self._parser is None:

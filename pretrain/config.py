@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from perturb.atomic import atomic_open
+from perturb.io.atomic import atomic_open
 
 
 class ConfigError(ValueError):

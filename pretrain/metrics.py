@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from perturb.atomic import atomic_open
+from perturb.io.atomic import atomic_open
 
 #: Loss terms as logged: their unweighted values, and the weighted total.
 LOSS_KEYS = ("loss", "global", "local", "pert")

@@ -4,10 +4,11 @@ training, so that DataLoader workers only perturb (and never load spaCy)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from perturb.cache import ParseCache, ParseCacheWriter
+from perturb import ParsedReport
+from perturb.io import ParseCache, ParseCacheError, ParseCacheWriter, model_identity, parse_with_cache
 
 
 class ParseCacheMismatch(ValueError):
@@ -27,18 +28,30 @@ def build_parse_cache(
     n_process: int = 1,
     on_parsed: Callable[[int], None] | None = None,
 ) -> Path:
-    """Parse each (id, text) with `perturb.Parser` and write the cache atomically.
-    `on_parsed(n)` reports progress."""
+    """Parse each (id, text) with `perturb.Parser` and write the cache atomically, keeping the
+    rows of an existing cache at `path` that the same model made of the same text (only the
+    misses are parsed). `on_parsed(n)` reports progress, kept rows included."""
     from perturb import Parser
 
-    parser = Parser(model)
     unique = list(dict.fromkeys(records))
-    with ParseCacheWriter(path) as writer:
-        texts = (text for _, text in unique)
-        for (key, text), parsed in zip(unique, parser.parse_many(texts, n_process=n_process, batch_size=64)):
-            writer.add(key, text, parsed)
+    try:
+        cache = ParseCache.load(path) if Path(path).is_file() else None
+    except ParseCacheError:  # an unreadable old cache is only written over
+        cache = None
+
+    def parse_misses(missing: list[tuple[str, str]]) -> Iterator[ParsedReport]:
+        texts = (text for _, text in missing)
+        for parsed in Parser(model).parse_many(texts, n_process=n_process, batch_size=64):
             if on_parsed is not None:
                 on_parsed(1)
+            yield parsed
+
+    parses, from_cache = parse_with_cache(unique, cache, parse_misses, model=model_identity(model))
+    if on_parsed is not None and from_cache:
+        on_parsed(from_cache)
+    with ParseCacheWriter(path) as writer:
+        for (key, text), parsed in zip(unique, parses, strict=True):
+            writer.add(key, text, parsed)
     return Path(path)
 
 

@@ -25,7 +25,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from perturb.atomic import remove_stale
+from perturb.io.atomic import remove_stale
 from pretrain.checkpoint import (
     CheckpointError,
     export_final,
@@ -46,7 +46,7 @@ from pretrain.objective import Objective, freeze_disabled_terms
 from pretrain.optim import build_optimizer, build_scheduler
 from pretrain.parse_cache import build_parse_cache, check_parse_cache, missing_records
 from pretrain.step import clip_and_read, forward_backward
-from perturb.cache import ParseCache
+from perturb.io.parse_cache import ParseCache
 
 #: Settings a resumed run must share with its checkpoint (weights and data position depend on them).
 RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", "text_last_layers", "channels",

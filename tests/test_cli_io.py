@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from cli.corpus_writers import default_rejects_path, output_format
+from perturb.io.corpus_writers import default_rejects_path, output_format
 from cli.errors import DataError, UsageError
-from cli.records import (
+from perturb.io.records import (
     ByteCount,
     Record,
     Reject,
@@ -20,7 +20,7 @@ from cli.records import (
     input_format,
     read_records,
 )
-from cli.sharding import Shard
+from perturb.io.sharding import Shard
 
 DEFAULT = Schema()
 
@@ -175,7 +175,7 @@ def test_several_inputs_get_distinct_line_keys(tmp_path):
 def test_stdin_format_is_sniffed_and_bytes_are_counted(tmp_path):
     jsonl = b'\n{"id": "s", "text": "Heart normal."}\n'
     counter = ByteCount()
-    items = list(read_records(["-"], DEFAULT, stdin=io.BytesIO(jsonl), counter=counter))
+    items = list(read_records(["-"], DEFAULT, stdin=io.BytesIO(jsonl), on_bytes=counter))
     assert items == [Record("<stdin>", 2, "s", "Heart normal.")]
     assert counter.value == len(jsonl)
     text = b"Heart normal.\n{not json}\n"

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 import perturb
 from cli.app import app
-from cli.corpus_writers import JsonlCorpusWriter
-from cli.perturb_stream import ParseSource, PerturbOptions, perturb_records
-from cli.records import Record, Schema, read_records
-from cli.spacy_model import load_parser, model_identity
+from perturb.io.corpus_writers import JsonlCorpusWriter
+from perturb.io.pipeline import ParseSource, PerturbOptions, perturb_records
+from perturb.io.records import Record, Schema, read_records
+from perturb.io.spacy_model import load_parser, model_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCES = [
@@ -231,7 +231,7 @@ def test_cached_parses_are_reused_and_only_changed_records_reparsed(tmp_path, pa
     def no_parser(model):
         raise AssertionError("the parser was called although every parse is cached")
 
-    monkeypatch.setattr("cli.perturb_stream.load_parser", no_parser)
+    monkeypatch.setattr("perturb.io.pipeline.load_parser", no_parser)
     second = tmp_path / "second.jsonl"
     result = invoke("perturb", tmp_path / "reports.jsonl", "-o", second, "--cache-parses", cache)
     assert result.exit_code == 0, result.output
@@ -252,7 +252,7 @@ def test_cached_parses_are_reused_and_only_changed_records_reparsed(tmp_path, pa
             parsed_texts.extend(texts)
             return parser.parse_many(texts, **kwargs)
 
-    monkeypatch.setattr("cli.perturb_stream.load_parser", lambda model: Counting())
+    monkeypatch.setattr("perturb.io.pipeline.load_parser", lambda model: Counting())
     result = invoke(
         "perturb", tmp_path / "edited.jsonl", "-o", tmp_path / "third.jsonl", "--cache-parses", cache
     )
@@ -261,7 +261,7 @@ def test_cached_parses_are_reused_and_only_changed_records_reparsed(tmp_path, pa
         f"The heart is enlarged.\n\n{rows[0]['impression']}",
         "Small right pleural effusion.",
     ]
-    from perturb.cache import ParseCache
+    from perturb.io.parse_cache import ParseCache
 
     rewritten = ParseCache.load(cache)
     assert sorted(rewritten.keys()) == sorted([f"r{i:03d}" for i in range(24)] + ["new"])

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import perturb
 from cli.app import app
 from cli.show_cmd import MOVED, REPLACED, highlighted
-from cli.spacy_model import load_parser
+from perturb.io.spacy_model import load_parser
 
 REPORT = "The heart is mildly enlarged. There is a small left pleural effusion."
 PLUGIN = """

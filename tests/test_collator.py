@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from perturb import PERTURBATIONS, ParsedReport
-from perturb.cache import ParseCache, write_parse_cache
+from perturb.io.parse_cache import ParseCache, write_parse_cache
 from pretrain.collator import CollatorError, PerturbationCollator, epoch_seed, tokenize_reports
 from pretrain.encoders import load_tokenizer
 
@@ -38,7 +38,7 @@ def cache(records):
 
 
 def _entry(text: str, parsed: ParsedReport):
-    from perturb.cache import text_digest
+    from perturb.io.parse_cache import text_digest
 
     return text_digest(text), parsed
 

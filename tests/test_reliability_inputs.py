@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from cli.spacy_model import load_parser
+from perturb.io.spacy_model import load_parser
 from perturb.parser import MAX_TEXT_LENGTH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +193,7 @@ def test_5_pretrain_cache_rejects_bad_manifest_rows_and_caches_the_others(tmp_pa
     out = tmp_path / "parses.jsonl.gz"
     result = invoke("pretrain-cache", manifest, "-o", out)
     assert result.exit_code == 0, result.output
-    from perturb.cache import ParseCache
+    from perturb.io.parse_cache import ParseCache
 
     assert list(ParseCache.load(out).keys()) == ["a"]
     stderr = " ".join(result.stderr.split())

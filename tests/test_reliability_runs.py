@@ -92,7 +92,7 @@ def test_5_pretrain_without_a_cache_leaves_bad_manifest_rows_out_and_trains(data
     with pytest.warns(UserWarning, match=rf"3 bad rows left out \(first: {manifest}:{len(rows) + 1}: "):
         result = run("pretrain", manifest, "-o", out, "--max-steps", "1", "-q", *TINY)
     assert result.exit_code == 0, result.output
-    from perturb.cache import ParseCache
+    from perturb.io.parse_cache import ParseCache
 
     assert set(ParseCache.load(out / "parses.jsonl.gz").keys()) <= {r["id"] for r in rows}
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import pretrain.objective as objective_module
-from perturb.cache import write_parse_cache
+from perturb.io.parse_cache import write_parse_cache
 from pretrain.checkpoint import list_checkpoints, load_for_eval
 from pretrain.config import ConfigError, TrainConfig
 from pretrain.trainer import NonFiniteLoss, TrainDataError, TrainingStopped, train

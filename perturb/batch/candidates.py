@@ -25,13 +25,13 @@ FindCandidates = Callable[[ParsedReport], Sequence[tuple[int, str]]]
 
 class ReportCandidates(NamedTuple):
     """One report's candidates, one per written word they touch: its slot (local position), its
-    token replacements, its `Replacement` (the written word before and after) and the bytes the
+    token replacements, its `Replacement` (the written word before and after) and what the
     renderer writes at the slot (that word and the slot's whitespace)."""
 
     positions: np.ndarray
     edits: list[tuple[tuple[int, str], ...]]
     replacements: list[Replacement]
-    pieces: list[bytes]
+    pieces: list[str]
 
     @classmethod
     def of(cls, report: ParsedReport, pairs: Sequence[tuple[int, str]]) -> ReportCandidates:
@@ -46,7 +46,7 @@ class ReportCandidates(NamedTuple):
             np.array(slots, dtype=np.int64),
             edits,
             [Replacement(slot, layout.tokens[slot], new) for slot, new in zip(slots, written)],
-            [(new + report.whitespace[slot]).encode("utf-8", "surrogatepass") for slot, new in zip(slots, written)],
+            [new + report.whitespace[slot] for slot, new in zip(slots, written)],
         )
 
 

@@ -1,7 +1,8 @@
 """Writers of a perturbed corpus (JSONL or CSV) and of its rejects.
 
-Files are written atomically (`perturb.atomic.atomic_open`): a failed or interrupted run leaves the
-previous output untouched, never half a file. `-` streams to stdout instead, always as UTF-8.
+Files are written atomically (`perturb.io.atomic.atomic_open`): a failed or interrupted run
+leaves the previous output untouched, never half a file. `-` streams to stdout instead, always as
+UTF-8.
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-import typer
-
-from cli.records import Record, Reject
-from perturb import PerturbationResult
-from perturb.atomic import atomic_open, is_special
+from perturb.io.atomic import atomic_open, is_special
+from perturb.io.records import Record, Reject
+from perturb.result import PerturbationResult
 
 STDOUT = "-"
 OUTPUT_FORMATS = ("jsonl", "csv")
@@ -108,25 +107,31 @@ def corpus_writer(fmt: str, handle: IO[str], meta: dict[str, Any]) -> CorpusWrit
 
 
 class RejectsWriter:
-    """Rejected rows as JSONL (`source`, `line`, `id`, `reason`), or as lines on stderr when the
-    corpus goes to stdout and no rejects file was named."""
+    """Rejected rows as JSONL (`source`, `line`, `id`, `reason`), or, without a file (the corpus
+    goes to stdout and no rejects file was named), as lines handed to `echo` (default: stderr)."""
 
-    def __init__(self, handle: IO[str] | None) -> None:
+    def __init__(self, handle: IO[str] | None, echo: Callable[[str], None] | None = None) -> None:
         self.handle = handle
+        self.echo = echo or _to_stderr
         self.count = 0
 
     def write(self, reject: Reject) -> None:
         self.count += 1
-        if self.handle is None:
-            typer.echo(f"rejected {reject}", err=True)
-        else:
+        if self.handle is not None:
             self.handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            self.echo(f"rejected {reject}")
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 @contextmanager
-def open_rejects(path: str | None) -> Iterator[RejectsWriter]:
+def open_rejects(path: str | None, echo: Callable[[str], None] | None = None) -> Iterator[RejectsWriter]:
+    """A rejects writer on `path` (atomic), or on `echo` for None."""
     if path is None:
-        yield RejectsWriter(None)
+        yield RejectsWriter(None, echo)
     else:
         with open_output(path) as handle:
             yield RejectsWriter(handle)

@@ -5,6 +5,9 @@ One line per record: `{"key", "text_sha1", "parsed": ParsedReport.to_dict()}`. A
 when the key is missing, when the record's text changed since it was parsed, or when the cached
 parse does not spell out that text token by token (a cache edited or mixed up by hand): a cache
 can cost a parse, never give one report another's words.
+
+`parse_with_cache` is the one way to get parses: the cache's where it serves a record, the
+caller's parser for the rest.
 """
 
 from __future__ import annotations
@@ -14,20 +17,27 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
-from perturb.atomic import atomic_open, open_text
+from perturb.errors import DataError
+from perturb.io.atomic import atomic_open, open_text
 from perturb.parsed import ParsedReport
+
+T = TypeVar("T")
 
 
 def text_digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class ParseCacheError(ValueError):
+class ParseCacheError(DataError):
     """A cache file that cannot be read; the message names file and line."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"unreadable parse cache: {where}")
 
 
 class ParseCache:
@@ -129,3 +139,28 @@ def write_parse_cache(
         for key, text, parsed in rows:
             writer.add(key, text, parsed)
     return writer.count
+
+
+def parse_with_cache(
+    records: Sequence[tuple[str, str]],
+    cache: ParseCache | None,
+    parse_misses: Callable[[list[tuple[str, str]]], Iterable[T]],
+    *,
+    model: tuple[str, str] | None = None,
+) -> tuple[list[ParsedReport | T], int]:
+    """Each (key, text) record's parse, in order: the cache's where it holds this text (and, given
+    `model` — a (name, version) pair such as `perturb.io.spacy_model.ModelIdentity` — was made
+    by that model), else what `parse_misses(the missing records)` yields for it, called once for
+    all of them and not at all when the cache serves every record. Returns the parses and how
+    many came from the cache."""
+    found: list[ParsedReport | T | None] = [None] * len(records)
+    if cache is not None:
+        for i, (key, text) in enumerate(records):
+            hit = cache.get(key, text)
+            if hit is not None and (model is None or (hit.model, hit.model_version) == tuple(model)):
+                found[i] = hit
+    misses = [i for i, parsed in enumerate(found) if parsed is None]
+    if misses:
+        for i, parsed in zip(misses, parse_misses([records[i] for i in misses]), strict=True):
+            found[i] = parsed
+    return found, len(records) - len(misses)  # type: ignore[return-value]  (every miss was filled)

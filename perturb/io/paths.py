@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from cli.errors import UsageError
+from perturb.errors import UsageError
 
 STDIO = "-"
 PathLike = str | os.PathLike[str] | None

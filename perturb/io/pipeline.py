@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from cli.records import Record, Reject
-from cli.sharding import Shard
-from cli.spacy_model import ModelIdentity, load_parser
-from perturb import ParsedReport, PerturbationResult, apply_batch
+from perturb.batch.run import apply_batch
+from perturb.io.parse_cache import parse_with_cache
+from perturb.io.records import Record, Reject
+from perturb.io.sharding import Shard
+from perturb.io.spacy_model import ModelIdentity, load_parser
+from perturb.parsed import ParsedReport
+from perturb.result import PerturbationResult
 
 if TYPE_CHECKING:
-    from perturb.cache import ParseCache
+    from perturb.io.parse_cache import ParseCache
 
 #: Parser batches per chunk: enough to keep `nlp.pipe` (and its worker processes) busy.
 BATCHES_PER_CHUNK = 8
@@ -65,31 +68,21 @@ class ParseSource:
     def chunk_size(self) -> int:
         return self.batch_size * max(1, self.n_process) * BATCHES_PER_CHUNK
 
-    def _cached(self, record: Record) -> ParsedReport | None:
-        if self.cache is None:
-            return None
-        hit = self.cache.get(record.key, record.text)
-        if hit is None or (hit.model, hit.model_version) != self.identity:
-            return None
-        return hit
-
     def parse(self, records: list[Record]) -> list[ParsedReport | str]:
         """Each record's parse, or why it could not be parsed."""
-        found: list[ParsedReport | str | None] = [self._cached(r) for r in records]
-        misses = [i for i, p in enumerate(found) if p is None]
-        if misses:
-            parser = load_parser(self.model)
-            texts = [records[i].text for i in misses]
-            try:
-                parsed_misses: list[ParsedReport | str] = list(
-                    parser.parse_many(texts, n_process=self.n_process, batch_size=self.batch_size))
-            except Exception:  # find the record(s) spaCy fails on; parse the others
-                parsed_misses = [_attempt(parser.parse, text) for text in texts]
-            for i, parsed in zip(misses, parsed_misses, strict=True):
-                found[i] = parsed
-        self.parsed += len(misses)
-        self.from_cache += len(records) - len(misses)
-        return found  # type: ignore[return-value]  (every miss was filled)
+        pairs = [(record.key, record.text) for record in records]
+        found, from_cache = parse_with_cache(pairs, self.cache, self._parse_misses, model=self.identity)
+        self.parsed += len(records) - from_cache
+        self.from_cache += from_cache
+        return found
+
+    def _parse_misses(self, missing: list[tuple[str, str]]) -> list[ParsedReport | str]:
+        parser = load_parser(self.model)
+        texts = [text for _, text in missing]
+        try:
+            return list(parser.parse_many(texts, n_process=self.n_process, batch_size=self.batch_size))
+        except Exception:  # find the record(s) spaCy fails on; parse the others
+            return [_attempt(parser.parse, text) for text in texts]
 
 
 def _attempt(function, *args):

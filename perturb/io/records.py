@@ -1,7 +1,7 @@
 """Input records: JSONL, CSV/TSV or plain text, from files or stdin, as `Record`s or `Reject`s.
 
 Readers never raise on a bad row: they yield a `Reject` with the file and line so the caller can
-count it, write it to a rejects file, or stop (`--on-error fail`). Only problems that concern the
+count it, write it to a rejects file, or stop (`radperturb perturb --on-error fail`). Only problems that concern the
 whole file (a CSV header without the text columns, a corrupt gzip stream) raise `DataError`.
 Files are read as bytes and decoded line by line, so one undecodable line costs one record, and a
 CSV quote that never closes costs its own line, not the rest of the file.
@@ -17,13 +17,13 @@ import gzip
 import json
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from cli.errors import DataError, UsageError
+from perturb.errors import DataError, UsageError
 from perturb.parser import MAX_TEXT_LENGTH, text_problem, unicode_problem
 
 STDIN = "-"
@@ -134,20 +134,31 @@ def _no_text_fields_reason() -> str:
     return f"missing field: none of {wanted} (choose the text with --field)"
 
 
+#: `on_bytes(n)`: n more bytes of input were read (for a progress bar).
+OnBytes = Callable[[int], None]
+
+
 @dataclass
 class ByteCount:
-    """Bytes read so far across all inputs, for the progress bar."""
+    """An `on_bytes` callback that adds up the bytes read across all inputs."""
 
     value: int = 0
+
+    def __call__(self, n: int) -> None:
+        self.value += n
+
+
+def _ignore(n: int) -> None:
+    pass
 
 
 @dataclass
 class _Lines:
-    """Numbered raw lines of one binary stream; counts bytes as it goes."""
+    """Numbered raw lines of one binary stream; reports the bytes it reads as it goes."""
 
     handle: IO[bytes]
     source: str
-    counter: ByteCount
+    on_bytes: OnBytes
     line: int = 0
     pushed: list[bytes] = field(default_factory=list)
 
@@ -163,7 +174,7 @@ class _Lines:
         yield from self.pushed  # lines the format sniffer looked at (already counted)
         self.pushed = []
         for raw in self.handle:
-            self.counter.value += len(raw)
+            self.on_bytes(len(raw))
             yield raw
 
 
@@ -205,13 +216,13 @@ def read_records(
     *,
     explicit_format: str | None = None,
     stdin: IO[bytes] | None = None,
-    counter: ByteCount | None = None,
+    on_bytes: OnBytes | None = None,
 ) -> Iterator[Record | Reject]:
     """Every row of every input, in order. A row without an id is keyed by its line number
     (`path:line` when there are several inputs, so that keys stay distinct); a key seen before is
-    a reject."""
+    a reject. `on_bytes(n)` is called as the inputs are read."""
     seen: dict[str, str] = {}  # key → where it was first, for the duplicate's reason
-    for item in _rows(paths, schema, explicit_format, stdin, counter or ByteCount()):
+    for item in _rows(paths, schema, explicit_format, stdin, on_bytes or _ignore):
         if isinstance(item, Record):
             first = seen.get(item.key)
             if first is not None:
@@ -223,13 +234,13 @@ def read_records(
 
 
 def _rows(
-    paths: list[str], schema: Schema, explicit_format: str | None, stdin: IO[bytes] | None, counter: ByteCount
+    paths: list[str], schema: Schema, explicit_format: str | None, stdin: IO[bytes] | None, on_bytes: OnBytes
 ) -> Iterator[Record | Reject]:
     for path in paths:
         source = STDIN_NAME if path == STDIN else path
         prefix = f"{source}:" if len(paths) > 1 else ""
         with _open_binary(path, stdin) as handle:
-            lines = _Lines(handle, source, counter)
+            lines = _Lines(handle, source, on_bytes)
             fmt = input_format(path, explicit_format) or _sniff(lines)
             if fmt == "jsonl":
                 yield from _jsonl(lines, schema, prefix)
@@ -253,7 +264,7 @@ def _open_binary(path: str, stdin: IO[bytes] | None) -> AbstractContextManager[I
 def _sniff(lines: _Lines) -> str:
     """stdin without --format: JSONL when the first non-blank line is a JSON object, else text."""
     for raw in lines.handle:
-        lines.counter.value += len(raw)
+        lines.on_bytes(len(raw))
         lines.pushed.append(raw)
         stripped = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
         if stripped:

@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from cli.errors import UsageError
+from perturb.errors import UsageError
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 

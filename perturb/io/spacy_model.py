@@ -1,6 +1,6 @@
-"""The spaCy model of a CLI run: its identity without loading it, and the parser, loaded once.
+"""The spaCy model of a run: its identity without loading it, and the parser, loaded once.
 
-A corpus run whose parses all come from `--cache-parses` never needs spaCy; it still has to know
+A corpus run whose parses all come from a parse cache never needs spaCy; it still has to know
 which model the cache must match and what to record as provenance, so the identity is read from
 the model's `meta.json`, the file spaCy itself reads it from.
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from perturb.parser import ModelNotFoundError, resolve_model
 
 if TYPE_CHECKING:
-    from perturb import Parser
+    from perturb.parser import Parser
 
 
 class ModelIdentity(NamedTuple):
@@ -47,6 +47,6 @@ def model_identity(model: str | None) -> ModelIdentity:
 @cache
 def load_parser(model: str | None) -> Parser:
     """One `Parser` per model and process: loading a pipeline costs seconds."""
-    from perturb import Parser
+    from perturb.parser import Parser
 
     return Parser(model)

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perturb.atomic import open_text
+from perturb.io.atomic import open_text
 from pretrain.data.manifest import ManifestRow
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perturb.atomic import atomic_open, open_text
+from perturb.io.atomic import atomic_open, open_text
 from perturb.parser import text_problem, unicode_problem
 from pretrain.data.splits import SPLITS
 

@@ -17,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from perturb.atomic import temp_prefix
+from perturb.io.atomic import temp_prefix
 from pretrain.data.anatomy import sample_anatomy
 from pretrain.data.canvas import Canvas
 from pretrain.data.findings import plan_findings

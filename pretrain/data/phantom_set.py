@@ -20,7 +20,7 @@ from pretrain.data.findings import drawable
 from pretrain.data.images import is_complete_png
 from pretrain.data.manifest import ManifestRow, write_manifest
 from pretrain.data.phantom import DEFAULT_SIZE, render_phantom, save_png, seed_for
-from perturb.atomic import remove_stale
+from perturb.io.atomic import remove_stale
 from perturb.openi import OpenIReport
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
 

@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from perturb.atomic import open_text
+from perturb.io.atomic import open_text
 from perturb.openi import OpenIReport
 from perturb.parser import text_problem, unicode_problem
 

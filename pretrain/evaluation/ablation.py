@@ -81,7 +81,7 @@ def check_plan(out_dir: Path, plan: dict) -> None:
 
 def _shared_parse_cache(base, out_dir: Path, quiet: bool) -> Path:
     """One parse of every manifest report, shared by all runs and evaluations."""
-    from perturb.cache import ParseCache
+    from perturb.io.parse_cache import ParseCache
     from pretrain.data import read_manifest
     from pretrain.parse_cache import build_parse_cache, missing_records
 

@@ -1,7 +1,7 @@
 """Output files and the progress bar shared by the evaluation commands.
 
 An interrupted run (Ctrl-C, a GPU call hitting its time limit) must never leave a half-written
-JSON that a resumed ablation would trust, so files are written through `perturb.atomic`.
+JSON that a resumed ablation would trust, so files are written through `perturb.io.atomic`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from perturb.atomic import atomic_open
+from perturb.io.atomic import atomic_open
 
 
 def write_text(path: str | Path, text: str) -> Path:

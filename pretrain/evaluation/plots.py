@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perturb.atomic import atomic_open
+from perturb.io.atomic import atomic_open
 from pretrain.evaluation.summary import chance_levels
 
 

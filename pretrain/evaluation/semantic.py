@@ -75,19 +75,10 @@ def parse_reports(
 ) -> tuple[list[ParsedReport], int]:
     """Parses of (id, text) records, from the parse cache where it holds the same text, else from
     `perturb.Parser`. Returns the parses and how many came from the cache."""
-    parsed: list[ParsedReport | None] = [None] * len(records)
-    if parse_cache is not None:
-        from perturb.cache import ParseCache
+    from perturb.io import ParseCache, parse_with_cache
 
-        cache = ParseCache.load(parse_cache)
-        parsed = [cache.get(key, text=text) for key, text in records]
-    missing = [i for i, p in enumerate(parsed) if p is None]
-    if missing:
-        parser = perturb.Parser()
-        texts = (records[i][1] for i in missing)
-        for i, report in zip(missing, parser.parse_many(texts)):
-            parsed[i] = report
-    return [p for p in parsed if p is not None], len(records) - len(missing)
+    cache = None if parse_cache is None else ParseCache.load(parse_cache)
+    return parse_with_cache(records, cache, lambda missing: perturb.Parser().parse_many(text for _, text in missing))
 
 
 def make_candidates(
