@@ -13,7 +13,7 @@ from perturb.clinical.edits import FAMILIES, MentionEdit
 from perturb.clinical.kinds import CLINICAL_FAMILIES, CLINICAL_KINDS
 from perturb.clinical.mentions import Mention, find_mentions
 from perturb.clinical.negation import Polarity, polarities
-from perturb.clinical.targeted import KIND_OF_FAMILY, describe, edit_report
+from perturb.clinical.targeted import KIND_OF_FAMILY, describe, edit_mention, edit_report
 from perturb.clinical.vocabulary import FINDING_NAMES, FINDINGS, Finding
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "MentionEdit",
     "Polarity",
     "describe",
+    "edit_mention",
     "edit_report",
     "find_mentions",
     "polarities",

@@ -188,10 +188,11 @@ def severity_edit(
         word = targets[1.0 if level >= 2 else 3.0]
     elif isinstance(to, str) and to.lower() in SEVERITY:
         word_scale, word_level, word_pos = SEVERITY[to.lower()]
-        if word_pos != pos or word_scale not in (None, scale):
-            word = targets.get(word_level)
-        else:
+        own_scale = SEVERITY[before][0]  # None: "moderate", "minimal" fit either scale
+        if word_pos == pos and (word_scale in (None, scale) or own_scale is None):
             word = to.lower()
+        else:
+            word = targets.get(word_level)
     elif isinstance(to, (int, float)):
         word = targets.get(float(to))
     else:

@@ -107,6 +107,20 @@ def edit_report(
     return _result(report, KIND_OF_FAMILY[family], replacements)
 
 
+def edit_mention(
+    report: ParsedReport, mention: Mention, family: str, *, to: str | float | None = None
+) -> PerturbationResult | None:
+    """`report` with one mention (from `find_mentions(report)`) changed in `family`'s way, or
+    None when the rules cannot: the finer-grained `edit_report`, for a caller that chose the
+    mention itself."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown edit family {family!r}: expected one of {', '.join(FAMILIES)}")
+    edit = EDITORS[family](report, mention, to)
+    if edit is None or not case_safe(report, edit.replacements):
+        return None
+    return _result(report, KIND_OF_FAMILY[family], dict(edit.replacements))
+
+
 def _result(report: ParsedReport, kind: str, replacements: dict[int, str]) -> PerturbationResult:
     """A result of `kind` that replaces words as `perturb.apply` renders replacements."""
     identity = report.layout.identity
