@@ -51,8 +51,10 @@ MASS_TERMS = frozenset({
     "congestion", "cardiomegaly", "emphysema", "hyperinflation", "hyperexpansion", "spondylosis",
     "scoliosis", "dextroscoliosis", "levoscoliosis", "fluid", "failure", "copd", "evidence",
     "enlargement", "tortuosity", "ectasia", "calcification", "atherosclerosis", "hypoinflation",
-    "blunting", "elevation", "widening", "infiltrate",
+    "blunting", "elevation", "widening",
 })
+#: Quantifiers a denial replaces with "no": "Multiple granulomas." → "No granulomas."
+QUANTIFIERS = frozenset({"multiple", "several", "numerous", "few", "scattered", "innumerable", "some", "two", "three"})
 #: Plural bridge nouns: "no focal areas of consolidation".
 PLURAL_BRIDGES = frozenset({"signs", "findings", "features", "areas", "foci", "xxxx"})
 #: What may follow a denied mention in its sentence: a presenting verb, nothing else.
@@ -155,10 +157,13 @@ def severity_scale(report: ParsedReport, mention: Mention) -> tuple[str, float, 
     spec = FINDINGS[mention.finding]
     if spec.severity is None or len(mention.severities) != 1:
         return None
-    scale, level, pos = SEVERITY[lower_tokens(report)[mention.severities[0]]]
+    tokens = lower_tokens(report)
+    scale, level, pos = SEVERITY[tokens[mention.severities[0]]]
     scale = scale or spec.severity
     if (scale, pos) not in SEVERITY_TARGETS:
         return None
+    if scale == SIZE and any(tokens[i] in ("mm", "cm") for i in mention.span):
+        return None  # a measured size: "small 4 mm nodules" cannot become large
     return scale, level, pos
 
 
@@ -485,10 +490,10 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
         return None
     first = tokens[start]
     if before in ("a", "an"):
-        if first in SEVERITY:
+        if first in SEVERITY or first in QUANTIFIERS:
             return None
         return {start - 1: "no"}
-    if first in SEVERITY:
+    if first in SEVERITY or first in QUANTIFIERS:
         return {start: "no"}
     if before == "with":
         return {start - 1: "without"}

@@ -12,6 +12,7 @@ and then finding
 - a negation or a negative predicate on the verb it is the subject (or existential attribute) of
   ("effusion is *not* seen", "there is *not* ...", "effusion has *resolved*", "is *absent*"),
 - for a state mention, a negation on the state word or its copula ("the heart is *not* enlarged");
+- a negative predicate among the mention's own modifiers ("*resolved* left pleural effusion");
 with the cue before the mention in the same sentence and no scope terminator ("but", "however",
 "which", ";", …) between them. Where the parse gives no such link, a linear rule catches what it
 missed (NegEx-style): a pre-cue earlier in the sentence with only list words, modifiers, bridge
@@ -119,6 +120,9 @@ def _parse_cue(report: ParsedReport, mention: Mention) -> tuple[int, str, int] |
             cue = _negation_of(report, word)
             if cue is not None:
                 return cue, "not", mention.head
+    for i in mention.span:  # "resolved left pleural effusion"
+        if i < mention.head and tokens[i] in NEGATION_PREDICATES:
+            return i, tokens[i], mention.head
     node = mention.head
     for _ in range(len(report)):
         for j in _children(report, node, "det"):
