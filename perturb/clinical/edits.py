@@ -27,7 +27,14 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from perturb.clinical.mentions import Mention, find_mentions, lower_tokens
-from perturb.clinical.negation import BRIDGES, Polarity, polarities
+from perturb.clinical.negation import (
+    BRIDGES,
+    NEGATION_ADVERBS,
+    NEGATION_DETERMINERS,
+    NEGATION_PREPOSITIONS,
+    Polarity,
+    polarities,
+)
 from perturb.clinical.vocabulary import (
     DEGREE,
     FINDINGS,
@@ -68,6 +75,8 @@ ADJECTIVE_TERMS = frozenset({"low"})
 COPULAS = {"is": "is not", "are": "are not", "was": "was not", "were": "were not"}
 #: Words after a list's last item that say the parse cut the list short.
 LIST_CONTINUATIONS = frozenset({",", "or", "and", "nor", "/", "and/or"})
+#: Cue words whose presence earlier in a sentence stops a denial.
+NEGATION_WORDS = NEGATION_DETERMINERS | NEGATION_PREPOSITIONS | NEGATION_ADVERBS | {"negative", "free"}
 #: Separators of a list's conjuncts that the presence edit can rewrite.
 SEPARATORS = (("or",), ("and",), ("nor",), (",",), (",", "or"), (",", "and"), (",", "nor"))
 
@@ -476,6 +485,8 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
     tokens = lower_tokens(report)
     if not _tail_is_plain(report, mention):
         return None
+    if any(tokens[k] in NEGATION_WORDS for k in range(mention.start) if report.sent_ids[k] == mention.sentence):
+        return None  # the sentence already denies something before it: "No focal air is prominent consolidation"
     state = mention.state
     if state is not None:
         if state < mention.head:  # attributive: "No tortuous aorta" is not how reports deny it

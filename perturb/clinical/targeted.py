@@ -143,6 +143,8 @@ def describe(report: ParsedReport, result: PerturbationResult) -> tuple[MentionE
         if edit is None:
             continue
         touched = {i: replaced[i] for i in edit.replacements if i in replaced}
+        if family != "severity" and any(replaced.get(i, "").lower() != w.lower() for i, w in edit.replacements.items()):
+            continue  # another mention's edit, sharing positions with this one ("or" in a list)
         if touched:
             after = next(iter(touched.values())).lower() if family == "severity" else edit.after
             out.append(edit._replace(after=after, replacements=touched))

@@ -193,8 +193,8 @@ SIDED_TERMS = {
     "dextrocurvature": ("right", "levocurvature"),
     "levocurvature": ("left", "dextrocurvature"),
 }
-#: Lung parts that exist on one side only: a mention naming them cannot change side.
-ONE_SIDED_PARTS = frozenset({"middle", "lingula", "lingular"})
+#: Lung parts on one side only (as the renderer draws them): a mention naming them cannot change side.
+ONE_SIDED_PARTS = frozenset({"middle", "lingula", "lingular", "retrocardiac"})
 
 #: Severity words: (scale, level, part of speech). Levels follow the renderer's scale
 #: (`pretrain.data.tags.SEVERITY`: borderline 0.6, mild/small 1, moderate 2, severe/large 3).
@@ -248,7 +248,7 @@ ZONE_FORMS = {
 #: Words that tie a mention to one zone, so that moving it up or down would contradict them.
 ZONE_BOUND = frozenset({
     "retrocardiac", "costophrenic", "lingula", "lingular", "suprahilar", "infrahilar", "superior",
-    "inferior", "rib", "ribs", "diaphragm", "hemidiaphragm", "clavicle", "segment", "segments",
+    "inferior", "rib", "ribs", "diaphragm", "hemidiaphragm", "clavicle", "segment", "segments", "adjacent",
 })
 #: Nouns that name where in the chest a finding lies (ends of location phrases).
 LOCATION_NOUNS = frozenset({
