@@ -50,6 +50,7 @@ def test_the_clinical_kinds_are_registered_beside_the_papers_nine():
         ("Bilateral pleural effusions.", "pleural effusion", None),
         ("No left pleural effusion.", "pleural effusion", None),  # a denied finding has no side to move
         ("Opacity in the right lower lobe obscuring the right heart border.", "airspace opacity", None),
+        ("Small left retrocardiac opacity.", "airspace opacity", None),  # retrocardiac is left only
     ],
 )
 def test_laterality_mirrors_the_side_words_of_the_mention(parse, text, finding, expected):
@@ -96,7 +97,12 @@ def test_laterality_changes_one_mention_not_every_side_word(parse):
         ("Possible left lower lobe pneumonia.", "airspace opacity", None, None),  # hedged
         ("Stable small left pleural effusion.", "pleural effusion", None, None),  # compared with a prior
         ("Cardiomegaly with small bilateral effusions.", "cardiomegaly", None, None),  # "no" would cover both
+        ("No focal air is prominent consolidation.", "airspace opacity", None, None),  # a cue before it
         ("No pneumothorax.", "pneumothorax", "absent", None),
+        ("No pleural effusion or pneumothorax are seen.", "pleural effusion", None, None),  # agreement
+        ("No pleural effusion or pneumothorax are seen.", "pneumothorax", None, None),
+        ("1. 6 mm left lung nodular opacity.", "nodule", None, None),  # a list number, a measured size
+        ("Large pericardial effusion.", "pleural effusion", None, None),  # not a pleural effusion
     ],
 )
 def test_presence_wording(parse, text, finding, to, expected):
@@ -135,6 +141,7 @@ def test_severity_of_a_size_finding_and_of_a_denied_one(parse):
         ("Bibasilar atelectasis.", "atelectasis", "Biapical atelectasis."),
         ("Scarring at the left apex.", "atelectasis", "Scarring at the left base."),
         ("Dense consolidation in the retrocardiac left lower lobe.", "airspace opacity", None),
+        ("Bilateral effusions, abnormal opacities in the adjacent lung bases.", "airspace opacity", None),
     ],
 )
 def test_location_moves_the_mention_up_or_down(parse, text, finding, expected):
@@ -192,6 +199,9 @@ def test_edit_report_rejects_unknown_requests_with_one_line(parse, args, message
         ("The heart is not enlarged.", {"cardiomegaly": True}),
         ("Interval resolution of the left pleural effusion.", {"pleural effusion": True}),
         ("There is no pleural line to suggest pneumothorax.", {"pneumothorax": True}),
+        ("There is no pleural line to suggest pneumothorax or costophrenic XXXX blunting to suggest large "
+         "pleural effusion.", {"pneumothorax": True, "pleural effusion": True}),
+        ("Cleared left lower lobe airspace disease.", {"airspace opacity": True}),
         ("Small left pleural effusion, no pneumothorax.", {"pleural effusion": False, "pneumothorax": True}),
         ("No pneumothorax, but there is a small left pleural effusion.", {"pneumothorax": True,
                                                                           "pleural effusion": False}),

@@ -330,6 +330,13 @@ def _follows_cue(report: ParsedReport, cue: int, governed: int, first: int) -> b
     return start == cue + 1 and lower_tokens(report)[first - 1] == "of" and governed == first - 2
 
 
+def _plural_verb(report: ParsedReport, subject: int) -> bool:
+    """Whether the verb of `subject` (or its auxiliary) is plural ("are seen")."""
+    verb = report.heads[subject]
+    words = [verb] + [j for j, h in enumerate(report.heads) if h == verb and report.deps[j] in ("aux", "auxpass")]
+    return any(report.tags[j] == "VBP" or lower_tokens(report)[j] in ("are", "were") for j in words)
+
+
 def _presence_phrase(report: ParsedReport, cue: int, noun: int, finding: str) -> str | None:
     """What asserts `noun` in place of the cue "no" at `cue`, in the slot its parse gives it:
     "There is a" for a fragment, "a" / "mild" / "multiple" for an existential's attribute, an
@@ -354,6 +361,8 @@ def _presence_phrase(report: ParsedReport, cue: int, noun: int, finding: str) ->
         if dep in ("nsubj", "nsubjpass") and not capital:
             return None
         return _plural_quantifier(finding)
+    if dep in ("nsubj", "nsubjpass") and _plural_verb(report, noun):
+        return None  # "No A or B are seen": "A A but no B are seen" would not agree
     if mass:
         if tokens[noun] in BRIDGES or spec.severity is None:
             return None
@@ -412,6 +421,8 @@ def _assert(report: ParsedReport, mention: Mention, polarity: Polarity) -> dict[
         head = mention.head
         if _is_plural(report, head):
             phrase = f"but {_plural_quantifier(mention.finding)}"
+        elif report.deps[governed] in ("nsubj", "nsubjpass") and _plural_verb(report, governed):
+            return None  # "No A or B are seen": "No A but a B are seen" would not agree
         else:
             phrase = "but" if tokens[head] in MASS_TERMS else f"but {_article(tokens[start])}"
     if len(separators) >= 2:  # "No A, B, or C" → "No A or B, but a C"
@@ -506,6 +517,8 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
         return {start - 1: "no"}
     if first in SEVERITY or first in QUANTIFIERS:
         return {start: "no"}
+    if report.pos[start] == "NUM" or first[:1].isdigit():
+        return None  # "No 6 mm nodule": a measured finding is not denied this way
     if before == "with":
         return {start - 1: "without"}
     if before == "and" and not _after_mention(report, start - 1):

@@ -106,7 +106,7 @@ def _same_clause(report: ParsedReport, i: int, j: int) -> bool:
 
 def _is_np_word(report: ParsedReport, i: int, claimed: set[int]) -> bool:
     """Whether the token at i may modify a noun phrase head from the left."""
-    if i in claimed:
+    if i in claimed or report.tags[i] == "LS":  # a list item's number: "1. Small left effusion"
         return False
     low = report.tokens[i].lower()
     if low in NP_STOP:

@@ -172,7 +172,8 @@ def _linear_cue(report: ParsedReport, mention: Mention, spans: set[int]) -> tupl
             return k - 1, tokens[k - 1]
         if word in NEGATION_ADJECTIVES.values() and k > 0 and NEGATION_ADJECTIVES.get(tokens[k - 1]) == word:
             return k - 1, tokens[k - 1]
-        if k in spans or word in LIST_WORDS or word in BRIDGES or report.pos[k] in ("ADJ", "NOUN", "PROPN"):
+        if (k in spans or word in LIST_WORDS or word in BRIDGES or report.pos[k] in ("ADJ", "NOUN", "PROPN")
+                or report.tags[k] in ("VBG", "VBN")):  # participles: "costophrenic blunting to suggest"
             k -= 1
             continue
         break

@@ -178,7 +178,10 @@ PLURALS = frozenset({
 })
 
 #: Phrases that hold a finding's term but name something else.
-NOT_FINDINGS = ("subcutaneous emphysema", "subcutaneous air", "mediastinal emphysema")
+NOT_FINDINGS = (
+    "subcutaneous emphysema", "subcutaneous air", "mediastinal emphysema", "pericardial effusion",
+    "pericardial effusions", "pericardial fluid", "joint effusion",
+)
 
 #: Every finding the renderer draws, "normal" included (it names no finding in the text).
 FINDING_NAMES = frozenset(FINDINGS) | {"normal"}
