@@ -83,8 +83,11 @@ def test_laterality_changes_one_mention_not_every_side_word(parse):
         ("No focal consolidation, pleural effusion, or pneumothorax.", "airspace opacity", "present",
          "There is focal consolidation but no pleural effusion or pneumothorax."),
         ("No focal consolidation, pleural effusion, or pneumothorax.", "pleural effusion", "present", None),
-        ("Lungs are clear without focal consolidation or effusion.", "airspace opacity", "present",
-         "Lungs are clear with focal consolidation but no effusion."),
+        ("Lungs are clear without focal consolidation or effusion.", "pleural effusion", "present",
+         "Lungs are clear without focal consolidation but with effusion."),
+        ("Lungs are clear without focal consolidation or effusion.", "airspace opacity", "present", None),
+        ("The lungs are normally inflated without evidence of focal airspace disease.", "airspace opacity", None,
+         "The lungs are normally inflated with evidence of focal airspace disease."),
         ("The heart is not enlarged.", "cardiomegaly", None, "The heart is mildly enlarged."),
         ("Negative for pneumothorax.", "pneumothorax", None, None),  # "positive for" is not in the reports
         ("Small left pleural effusion.", "pleural effusion", None, "No left pleural effusion."),
@@ -103,6 +106,9 @@ def test_laterality_changes_one_mention_not_every_side_word(parse):
         ("No pleural effusion or pneumothorax are seen.", "pneumothorax", None, None),
         ("1. 6 mm left lung nodular opacity.", "nodule", None, None),  # a list number, a measured size
         ("Large pericardial effusion.", "pleural effusion", None, None),  # not a pleural effusion
+        ("Mildly low lung volumes.", "hypoinflation", None, None),  # "No low lung volumes" is not said
+        ("The lungs are clear without infiltrate.", "airspace opacity", None, None),  # "clear with infiltrate"
+        ("No pleural fluid or pneumothorax is appreciated.", "pleural effusion", None, None),  # "Small pleural fluid"
     ],
 )
 def test_presence_wording(parse, text, finding, to, expected):
@@ -123,6 +129,13 @@ def test_presence_wording(parse, text, finding, to, expected):
 )
 def test_severity_moves_along_the_findings_scale(parse, text, to, expected):
     assert edited(parse, text, "severity", "cardiomegaly", to) == expected
+
+
+def test_lesions_are_small_or_large_never_moderate(parse):
+    report = parse("Small right upper lobe nodule.")
+    assert {perturb.apply(report, "swap_severity", seed=SEED, draw=d).text for d in range(8)} == {
+        "Large right upper lobe nodule."}
+    assert edited(parse, "Small right upper lobe nodule.", "severity", "nodule", 2) is None
 
 
 def test_severity_of_a_size_finding_and_of_a_denied_one(parse):

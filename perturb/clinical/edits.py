@@ -75,6 +75,10 @@ ADJECTIVE_TERMS = frozenset({"low"})
 COPULAS = {"is": "is not", "are": "are not", "was": "was not", "were": "were not"}
 #: Words after a list's last item that say the parse cut the list short.
 LIST_CONTINUATIONS = frozenset({",", "or", "and", "nor", "/", "and/or"})
+#: Lesions: sized small or large, never "moderate".
+LESIONS = frozenset({"nodule", "mass", "granuloma", "calcified granuloma"})
+#: Findings of the lung itself: "clear" lungs cannot have them.
+PARENCHYMAL = frozenset({"airspace opacity", "atelectasis", "nodule", "mass", "granuloma", "calcified granuloma", "congestion"})
 #: Cue words whose presence earlier in a sentence stops a denial.
 NEGATION_WORDS = NEGATION_DETERMINERS | NEGATION_PREPOSITIONS | NEGATION_ADVERBS | {"negative", "free"}
 #: Separators of a list's conjuncts that the presence edit can rewrite.
@@ -176,13 +180,22 @@ def severity_scale(report: ParsedReport, mention: Mention) -> tuple[str, float, 
     return scale, level, pos
 
 
+def _targets(finding: str, scale: str, pos: str) -> dict[float, str]:
+    """The words a severity edit writes, by level: "moderate" sizes only a fluid or air
+    collection ("moderate effusion"), not a lesion ("moderate nodule" is not said)."""
+    targets = SEVERITY_TARGETS[(scale, pos)]
+    if scale == SIZE and finding in LESIONS:
+        return {level: word for level, word in targets.items() if level != 2.0}
+    return targets
+
+
 def severity_targets(report: ParsedReport, mention: Mention) -> list[str]:
     """The words a severity edit of this mention may write, by level, the current one left out."""
     found = severity_scale(report, mention)
     if found is None:
         return []
     scale, level, pos = found
-    return [word for target, word in SEVERITY_TARGETS[(scale, pos)].items() if target != level]
+    return [word for target, word in _targets(mention.finding, scale, pos).items() if target != level]
 
 
 def severity_edit(
@@ -197,7 +210,7 @@ def severity_edit(
     scale, level, pos = found
     position = mention.severities[0]
     before = lower_tokens(report)[position]
-    targets = SEVERITY_TARGETS[(scale, pos)]
+    targets = _targets(mention.finding, scale, pos)
     if to is None:
         word = targets[1.0 if level >= 2 else 3.0]
     elif isinstance(to, str) and to.lower() in SEVERITY:
@@ -363,10 +376,10 @@ def _presence_phrase(report: ParsedReport, cue: int, noun: int, finding: str) ->
         return _plural_quantifier(finding)
     if dep in ("nsubj", "nsubjpass") and _plural_verb(report, noun):
         return None  # "No A or B are seen": "A A but no B are seen" would not agree
-    if mass:
-        if tokens[noun] in BRIDGES or spec.severity is None:
+    if mass:  # "There is mild pulmonary edema"; "small pleural fluid" is not said
+        if tokens[noun] in BRIDGES or spec.severity != DEGREE:
             return None
-        return "small" if spec.severity == SIZE else "mild"
+        return "mild"
     return _article(following)
 
 
@@ -395,6 +408,8 @@ def _assert(report: ParsedReport, mention: Mention, polarity: Polarity) -> dict[
         return None
     target = next(k for k, (start, end) in enumerate(items) if start <= mention.head <= end)
     replaced: dict[int, str] = {}
+    if polarity.kind == "without" and "clear" in tokens[max(0, cue - 3) : cue] and mention.finding in PARENCHYMAL:
+        return None  # "The lungs are clear with infiltrate" contradicts itself
     if target == 0:
         if polarity.kind == "without":
             replaced[cue] = "with"
@@ -504,7 +519,7 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
             return None
         if state > mention.head and report.tags[state] in ("VBN", "VBD", "JJ"):
             return _deny_predicate(report, mention, state)
-    if lower_tokens(report)[mention.start] in ADJECTIVE_TERMS:  # "Low lung volumes" takes no "no"
+    if lower_tokens(report)[mention.term[0]] in ADJECTIVE_TERMS:  # "(Mildly) low lung volumes" takes no "no"
         return None
     start = mention.start
     before = _phrase_start_is_free(report, start)
