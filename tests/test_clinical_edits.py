@@ -107,6 +107,8 @@ def test_laterality_changes_one_mention_not_every_side_word(parse):
         ("1. 6 mm left lung nodular opacity.", "nodule", None, None),  # a list number, a measured size
         ("Large pericardial effusion.", "pleural effusion", None, None),  # not a pleural effusion
         ("Mildly low lung volumes.", "hypoinflation", None, None),  # "No low lung volumes" is not said
+        ("There is no focal opacities.", "airspace opacity", None, None),  # "There is multiple" would not agree
+        ("Bilateral small effusions.", "pleural effusion", None, None),  # "No bilateral small effusions"
         ("The lungs are clear without infiltrate.", "airspace opacity", None, None),  # "clear with infiltrate"
         ("No pleural fluid or pneumothorax is appreciated.", "pleural effusion", None, None),  # "Small pleural fluid"
     ],

@@ -373,6 +373,8 @@ def _presence_phrase(report: ParsedReport, cue: int, noun: int, finding: str) ->
     if plural:
         if dep in ("nsubj", "nsubjpass") and not capital:
             return None
+        if dep == "attr" and tokens[report.heads[noun]] == "is":
+            return None  # "There is no focal opacities": "There is multiple ..." would not agree
         return _plural_quantifier(finding)
     if dep in ("nsubj", "nsubjpass") and _plural_verb(report, noun):
         return None  # "No A or B are seen": "A A but no B are seen" would not agree
@@ -526,6 +528,8 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
     if before is None:
         return None
     first = tokens[start]
+    if any(i != start for i in mention.severities):
+        return None  # "No bilateral small effusions" would deny only small ones
     if before in ("a", "an"):
         if first in SEVERITY or first in QUANTIFIERS:
             return None
