@@ -9,7 +9,8 @@ severity or zone — made from the parse and one finding vocabulary shared with 
 - `kinds`: `swap_laterality`, `flip_negation`, `swap_severity`, `swap_location`, registered.
 """
 
-from perturb.clinical.edits import FAMILIES, MentionEdit
+from perturb.clinical.edits import MentionEdit
+from perturb.clinical.families import FAMILIES
 from perturb.clinical.kinds import CLINICAL_FAMILIES, CLINICAL_KINDS
 from perturb.clinical.mentions import Mention, find_mentions
 from perturb.clinical.negation import Polarity, polarities

@@ -1,24 +1,11 @@
-"""Clinical edits of one mention: its side, its presence, its severity, its zone.
+"""Clinical edits of one mention's attributes: its side, its severity, its zone.
 
-Each edit is a set of word replacements (position → new words), made only inside the mention —
-and, for presence, at its negation cue and the list words around it — so that the rest of the
-report stays byte-identical. The engine renders replacements in their position's case, so an
-edit at a sentence start comes out capitalised like the word it replaces. An edit returns None
-when the mention cannot be changed that way by these rules; the rules prefer saying None to
-writing a sentence no radiologist would.
-
-Presence wording (the cue list and scope rule are in `perturb.clinical.negation`):
-- asserting a negated mention: "No X." → "There is a X." (fragment), "There is no X" →
-  "There is a X" (or "mild"/"small X" for a mass noun, "multiple"/"bilateral Xs" for a plural),
-  "No X is seen" → "A X is seen", "without X" → "with X", "is not enlarged" → "is mildly
-  enlarged"; in a list the other conjuncts stay denied: "No A or B" → "There is a A but no B",
-  "No A or B" (B targeted) → "No A but a B", "No A, B, or C" (C) → "No A or B, but a C";
-- denying an asserted mention: "Small left effusion." → "No left effusion.", "There is a left
-  effusion" → "There is no left effusion", "Left lower lobe opacity" → "No left lower lobe
-  opacity", "with atelectasis" → "without atelectasis", "The heart is mildly enlarged" → "The
-  heart is not enlarged", "The heart is enlarged" → "The heart is not enlarged".
-Sentences with a hedge or a comparison with a prior study are left alone, and so are mentions
-that share their cue with a list the wording cannot split.
+Each edit is a set of word replacements (position → new word), made only inside the mention, so
+that the rest of the report stays byte-identical; the engine renders each replacement in its
+position's case. An edit returns None when the mention cannot be changed that way — a denied
+finding has no side to move, a right middle lobe no left twin, a measured nodule no other size —
+since the rules prefer saying None to writing what no radiologist would. The presence edit
+(`perturb.clinical.presence`) returns the same `MentionEdit`.
 """
 
 from __future__ import annotations
@@ -27,19 +14,10 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from perturb.clinical.mentions import Mention, find_mentions, lower_tokens
-from perturb.clinical.negation import (
-    BRIDGES,
-    NEGATION_ADVERBS,
-    NEGATION_DETERMINERS,
-    NEGATION_PREPOSITIONS,
-    Polarity,
-    polarities,
-)
+from perturb.clinical.negation import polarity
 from perturb.clinical.vocabulary import (
-    DEGREE,
     FINDINGS,
     ONE_SIDED_PARTS,
-    PLURALS,
     SEVERITY,
     SEVERITY_TARGETS,
     SIDE_LETTERS,
@@ -51,38 +29,8 @@ from perturb.clinical.vocabulary import (
 )
 from perturb.parsed import ParsedReport
 
-FAMILIES = ("laterality", "presence", "severity", "location")
-#: Mass nouns among the terms: asserted without an article ("There is atelectasis").
-MASS_TERMS = frozenset({
-    "disease", "consolidation", "opacification", "pneumonia", "atelectasis", "scarring", "edema",
-    "congestion", "cardiomegaly", "emphysema", "hyperinflation", "hyperexpansion", "spondylosis",
-    "scoliosis", "dextroscoliosis", "levoscoliosis", "fluid", "failure", "copd", "evidence",
-    "enlargement", "tortuosity", "ectasia", "calcification", "atherosclerosis", "hypoinflation",
-    "blunting", "elevation", "widening",
-})
-#: Quantifiers a denial replaces with "no": "Multiple granulomas." → "No granulomas."
-QUANTIFIERS = frozenset({"multiple", "several", "numerous", "few", "scattered", "innumerable", "some", "two", "three"})
-#: Plural bridge nouns: "no focal areas of consolidation".
-PLURAL_BRIDGES = frozenset({"signs", "findings", "features", "areas", "foci", "xxxx"})
-#: What may follow a denied mention in its sentence: a presenting verb, nothing else.
-DENIABLE_TAIL = frozenset({
-    "is", "are", "seen", "noted", "present", "identified", "demonstrated", "visualized", ".", "..",
-})
-#: Words before a mention's noun phrase after which "no" reads as a denial.
-DENIABLE_BEFORE = frozenset({"is", "are", "was", "were", "and", "with", "shows", "show", "demonstrates"})
-#: First words of terms that are adjective phrases: denied by other words ("normal lung volumes").
-ADJECTIVE_TERMS = frozenset({"low"})
-COPULAS = {"is": "is not", "are": "are not", "was": "was not", "were": "were not"}
-#: Words after a list's last item that say the parse cut the list short.
-LIST_CONTINUATIONS = frozenset({",", "or", "and", "nor", "/", "and/or"})
 #: Lesions: sized small or large, never "moderate".
 LESIONS = frozenset({"nodule", "mass", "granuloma", "calcified granuloma"})
-#: Findings of the lung itself: "clear" lungs cannot have them.
-PARENCHYMAL = frozenset({"airspace opacity", "atelectasis", "nodule", "mass", "granuloma", "calcified granuloma", "congestion"})
-#: Cue words whose presence earlier in a sentence stops a denial.
-NEGATION_WORDS = NEGATION_DETERMINERS | NEGATION_PREPOSITIONS | NEGATION_ADVERBS | {"negative", "free"}
-#: Separators of a list's conjuncts that the presence edit can rewrite.
-SEPARATORS = (("or",), ("and",), ("nor",), (",",), (",", "or"), (",", "and"), (",", "nor"))
 
 
 class MentionEdit(NamedTuple):
@@ -99,13 +47,6 @@ class MentionEdit(NamedTuple):
     @property
     def finding(self) -> str:
         return self.mention.finding
-
-
-def _polarity(report: ParsedReport, mention: Mention) -> Polarity:
-    return polarities(report)[find_mentions(report).index(mention)]
-
-
-# ---------------------------------------------------------------------------------------- side
 
 
 def side_of(report: ParsedReport, position: int) -> str:
@@ -144,7 +85,7 @@ def laterality_edit(report: ParsedReport, mention: Mention, to: str | None = Non
     """Mirror every side word of a present mention: left ↔ right (also "leftward", "L"/"R",
     dextro-/levoscoliosis). None for a bilateral mention, one naming a lobe that exists on one
     side only (middle lobe, lingula), a denied one, or when it already lies on `to`."""
-    if not mention.sides or _polarity(report, mention).negated:
+    if not mention.sides or polarity(report, mention).negated:
         return None
     tokens = lower_tokens(report)
     if any(tokens[i].startswith("bilateral") for i in mention.span) or any(
@@ -159,9 +100,6 @@ def laterality_edit(report: ParsedReport, mention: Mention, to: str | None = Non
     before = " and ".join(sorted(sides))
     after = " and ".join(sorted({"left": "right", "right": "left"}[s] for s in sides))
     return MentionEdit(mention, "laterality", before, after, {i: _mirror(report, i) for i in mention.sides})
-
-
-# ------------------------------------------------------------------------------------ severity
 
 
 def severity_scale(report: ParsedReport, mention: Mention) -> tuple[str, float, str] | None:
@@ -205,7 +143,7 @@ def severity_edit(
     moderate ↔ large, mildly ↔ moderately ↔ markedly). `to`: a level (1 mild/small, 2
     moderate, 3 severe/large), a severity word, or None for the far end of the scale."""
     found = severity_scale(report, mention)
-    if found is None or _polarity(report, mention).negated:
+    if found is None or polarity(report, mention).negated:
         return None
     scale, level, pos = found
     position = mention.severities[0]
@@ -227,9 +165,6 @@ def severity_edit(
     if word is None or word == before:
         return None
     return MentionEdit(mention, "severity", before, word, {position: word})
-
-
-# ------------------------------------------------------------------------------------ location
 
 
 def zone_of(word: str) -> str:
@@ -254,7 +189,7 @@ def _stray_zones(report: ParsedReport, mention: Mention) -> bool:
 def location_edit(report: ParsedReport, mention: Mention, to: str | None = None) -> MentionEdit | None:
     """Move a present mention up or down: upper ↔ lower (lobe, zone), apex ↔ base, apical ↔
     basilar, biapical ↔ bibasilar. `to`: "upper" or "lower" (None: the other one)."""
-    if not mention.zones or _polarity(report, mention).negated or _stray_zones(report, mention):
+    if not mention.zones or polarity(report, mention).negated or _stray_zones(report, mention):
         return None
     tokens = lower_tokens(report)
     zones = {zone_of(tokens[i]) for i in mention.zones}
@@ -267,335 +202,8 @@ def location_edit(report: ParsedReport, mention: Mention, to: str | None = None)
     return MentionEdit(mention, "location", before, after, {i: ZONE_FORMS[tokens[i]][1] for i in mention.zones})
 
 
-# ------------------------------------------------------------------------------------ presence
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def _is_plural(report: ParsedReport, position: int) -> bool:
-    word = lower_tokens(report)[position]
-    return report.tags[position] in ("NNS", "NNPS") or word in PLURAL_BRIDGES or word in PLURALS
-
-
-def _conjuncts(report: ParsedReport, first: int) -> list[int]:
-    """`first` and every conjunct hanging off it (recursively), in position order."""
-    out, todo = [], [first]
-    while todo:
-        node = todo.pop()
-        out.append(node)
-        todo += [j for j, (h, d) in enumerate(zip(report.heads, report.deps)) if h == node and j != node and d == "conj"]
-    return sorted(out)
-
-
-def _first_conjunct(report: ParsedReport, node: int) -> int:
-    while report.deps[node] == "conj" and report.heads[node] < node:
-        node = report.heads[node]
-    return node
-
-
-def _item_bounds(report: ParsedReport, head: int, mentions: dict[int, Mention]) -> tuple[int, int]:
-    """First and last position of a list item headed at `head`."""
-    mention = mentions.get(head)
-    if mention is not None:
-        return mention.start, mention.span[-1]
-    from perturb.clinical.mentions import _left_modifiers  # the same noun-phrase rule as mentions
-
-    return _left_modifiers(report, head, set()), head
-
-
-def _list_of(report: ParsedReport, mention: Mention, cue: int) -> tuple[list[tuple[int, int]], list[tuple[int, ...]]] | None:
-    """The list the cue governs that holds `mention` — each item's (first, last) position and
-    the separator positions between items — when it is a plain list ("A, B, or C")."""
-    tokens = lower_tokens(report)
-    heads = _conjuncts(report, _first_conjunct(report, mention.head))
-    if mention.head not in heads:
-        return None
-    by_head = {m.head: m for m in find_mentions(report)}
-    items = [_item_bounds(report, h, by_head) for h in heads]
-    if items[0][0] <= cue:
-        return None
-    after = items[-1][1] + 1
-    if after < len(report) and tokens[after] in LIST_CONTINUATIONS:
-        return None  # the parse lost part of the list ("No pneumothorax or pleural effusions")
-    separators = []
-    for (_, end), (start, _) in zip(items, items[1:]):
-        between = tuple(range(end + 1, start))
-        if tuple(tokens[k] for k in between) not in SEPARATORS:
-            return None
-        separators.append(between)
-    return items, separators
-
-
-def _plural_quantifier(finding: str) -> str:
-    """What asserts a plural: "bilateral" effusions, "multiple" nodules."""
-    return "bilateral" if finding in ("pleural effusion", "pneumothorax") else "multiple"
-
-
-def _follows_cue(report: ParsedReport, cue: int, governed: int, first: int) -> bool:
-    """Whether the list starts right after its cue ("no A, B"), or right after the cue's bridge
-    phrase ("no evidence of A, B", "no focal areas of A")."""
-    if governed >= first:
-        return first == cue + 1
-    by_head = {m.head: m for m in find_mentions(report)}
-    start, _ = _item_bounds(report, governed, by_head)
-    return start == cue + 1 and lower_tokens(report)[first - 1] == "of" and governed == first - 2
-
-
-def _plural_verb(report: ParsedReport, subject: int) -> bool:
-    """Whether the verb of `subject` (or its auxiliary) is plural ("are seen")."""
-    verb = report.heads[subject]
-    words = [verb] + [j for j, h in enumerate(report.heads) if h == verb and report.deps[j] in ("aux", "auxpass")]
-    return any(report.tags[j] == "VBP" or lower_tokens(report)[j] in ("are", "were") for j in words)
-
-
-def _presence_phrase(report: ParsedReport, cue: int, noun: int, finding: str) -> str | None:
-    """What asserts `noun` in place of the cue "no" at `cue`, in the slot its parse gives it:
-    "There is a" for a fragment, "a" / "mild" / "multiple" for an existential's attribute, an
-    object or a subject."""
-    tokens = lower_tokens(report)
-    dep = report.deps[noun]
-    capital = report.layout.capital[cue]
-    following = tokens[cue + 1]
-    plural = _is_plural(report, noun)
-    mass = tokens[noun] in MASS_TERMS
-    spec = FINDINGS[finding]
-    seen = any(h == noun and d == "acl" and t == "VBN" for h, d, t in zip(report.heads, report.deps, report.tags))
-    if dep == "ROOT" and capital and seen:  # "No X seen." → "A X seen."
-        dep = "nsubj"
-    if dep == "ROOT" and capital:  # "No X." → "There is a X."
-        if plural:
-            return "there are"
-        return "there is" if mass else f"there is {_article(following)}"
-    if dep not in ("attr", "dobj", "pobj", "nsubj", "nsubjpass"):
-        return None
-    if plural:
-        if dep in ("nsubj", "nsubjpass") and not capital:
-            return None
-        if dep == "attr" and tokens[report.heads[noun]] == "is":
-            return None  # "There is no focal opacities": "There is multiple ..." would not agree
-        return _plural_quantifier(finding)
-    if dep in ("nsubj", "nsubjpass") and _plural_verb(report, noun):
-        return None  # "No A or B are seen": "A A but no B are seen" would not agree
-    if mass:  # "There is mild pulmonary edema"; "small pleural fluid" is not said
-        if tokens[noun] in BRIDGES or spec.severity != DEGREE:
-            return None
-        return "mild"
-    return _article(following)
-
-
-def _assert(report: ParsedReport, mention: Mention, polarity: Polarity) -> dict[int, str] | None:
-    tokens = lower_tokens(report)
-    cue = polarity.cue
-    if not polarity.by_parse or cue is None:
-        return None
-    if polarity.kind == "not":
-        spec = FINDINGS[mention.finding]
-        if mention.state is None or mention.state != cue + 1 or spec.severity != DEGREE:
-            return None
-        if report.tags[mention.state] not in ("VBN", "JJ"):
-            return None
-        return {cue: "mildly"}
-    if polarity.kind not in ("no", "without"):
-        return None
-    governed = polarity.governed
-    if governed is None or (governed != _first_conjunct(report, mention.head) and tokens[governed] not in BRIDGES):
-        return None  # the cue attaches elsewhere in a misparsed list
-    found = _list_of(report, mention, cue)
-    if found is None:
-        return None
-    items, separators = found
-    if not _follows_cue(report, cue, governed, items[0][0]):
-        return None
-    target = next(k for k, (start, end) in enumerate(items) if start <= mention.head <= end)
-    replaced: dict[int, str] = {}
-    if polarity.kind == "without" and "clear" in tokens[max(0, cue - 3) : cue] and mention.finding in PARENCHYMAL:
-        return None  # "The lungs are clear with infiltrate" contradicts itself
-    if target == 0:
-        if polarity.kind == "without":
-            replaced[cue] = "with"
-        else:
-            phrase = _presence_phrase(report, cue, polarity.governed, mention.finding)
-            if phrase is None:
-                return None
-            replaced[cue] = phrase
-        if separators and not _but_no(report, separators[0], replaced, "but no"):
-            return None
-        for between in separators[1:]:
-            if len(between) == 2:  # "B, or C" → "B or C"
-                if not _glued(report, between[0]):
-                    return None
-                replaced[between[0]] = ""
-        return replaced
-    if target != len(items) - 1:
-        return None
-    last = separators[-1]
-    start = items[-1][0]
-    if polarity.kind == "without":
-        phrase = "but with"
-    else:
-        head = mention.head
-        if _is_plural(report, head):
-            phrase = f"but {_plural_quantifier(mention.finding)}"
-        elif report.deps[governed] in ("nsubj", "nsubjpass") and _plural_verb(report, governed):
-            return None  # "No A or B are seen": "No A but a B are seen" would not agree
-        else:
-            phrase = "but" if tokens[head] in MASS_TERMS else f"but {_article(tokens[start])}"
-    if len(separators) >= 2:  # "No A, B, or C" → "No A or B, but a C"
-        before = separators[-2]
-        if len(before) != 1 or tokens[before[0]] != "," or not _glued(report, before[0]) or len(last) != 2:
-            return None
-        replaced[before[0]] = " or"
-        replaced[last[1]] = phrase
-        return replaced
-    return replaced if _but_no(report, last, replaced, phrase) else None
-
-
-def _but_no(report: ParsedReport, between: tuple[int, ...], replaced: dict[int, str], phrase: str) -> bool:
-    """Write `phrase` in place of a list separator: over the conjunction, or after a comma
-    glued to the word before it. False when the comma is not glued (the edit would leave two
-    spaces)."""
-    tokens = lower_tokens(report)
-    if tokens[between[0]] == "," and not _glued(report, between[0]):
-        return False
-    if len(between) == 2:  # ", or" → " but no"
-        replaced[between[0]] = ""
-        replaced[between[1]] = phrase
-    elif tokens[between[0]] == ",":
-        replaced[between[0]] = " " + phrase
-    else:
-        replaced[between[0]] = phrase
-    return True
-
-
-def _glued(report: ParsedReport, position: int) -> bool:
-    """Whether no whitespace separates the token at `position` from the one before it."""
-    return position > 0 and report.whitespace[position - 1] == ""
-
-
-def _tail_is_plain(report: ParsedReport, mention: Mention) -> bool:
-    """Whether nothing but a presenting verb follows the mention in its sentence."""
-    tokens = lower_tokens(report)
-    k = mention.span[-1] + 1
-    while k < len(report) and report.sent_ids[k] == mention.sentence:
-        if report.pos[k] != "SPACE" and tokens[k] not in DENIABLE_TAIL:
-            return False
-        k += 1
-    return True
-
-
-def _phrase_start_is_free(report: ParsedReport, start: int) -> str | None:
-    """The word before a noun phrase that starts at `start`: "" at a sentence start (or after a
-    list number), the word when "no" may follow it, else None."""
-    tokens = lower_tokens(report)
-    k = start - 1
-    if k < 0 or report.sent_ids[k] != report.sent_ids[start] or report.pos[k] == "SPACE":
-        return ""
-    if tokens[k] == "." and k > 0 and report.pos[k - 1] == "NUM":
-        return ""
-    return tokens[k] if tokens[k] in DENIABLE_BEFORE | {"a", "an"} else None
-
-
-def _deny_predicate(report: ParsedReport, mention: Mention, state: int) -> dict[int, str] | None:
-    """"The heart is mildly enlarged" → "is not enlarged"; "The heart is enlarged" → "is not
-    enlarged"."""
-    tokens = lower_tokens(report)
-    if mention.severities:
-        return {state - 1: "not"} if mention.severities == (state - 1,) else None
-    copula = state - 1
-    if tokens[copula] not in COPULAS or report.heads[state] not in (copula, state):
-        return None
-    return {copula: COPULAS[tokens[copula]]}
-
-
-def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
-    tokens = lower_tokens(report)
-    if not _tail_is_plain(report, mention):
-        return None
-    if any(tokens[k] in NEGATION_WORDS for k in range(mention.start) if report.sent_ids[k] == mention.sentence):
-        return None  # the sentence already denies something before it: "No focal air is prominent consolidation"
-    state = mention.state
-    if state is not None:
-        if state < mention.head:  # attributive: "No tortuous aorta" is not how reports deny it
-            return None
-        if state > mention.head and report.tags[state] in ("VBN", "VBD", "JJ"):
-            return _deny_predicate(report, mention, state)
-    if lower_tokens(report)[mention.term[0]] in ADJECTIVE_TERMS:  # "(Mildly) low lung volumes" takes no "no"
-        return None
-    start = mention.start
-    before = _phrase_start_is_free(report, start)
-    if before is None:
-        return None
-    first = tokens[start]
-    if any(i != start for i in mention.severities):
-        return None  # "No bilateral small effusions" would deny only small ones
-    if before in ("a", "an"):
-        if first in SEVERITY or first in QUANTIFIERS:
-            return None
-        return {start - 1: "no"}
-    if first in SEVERITY or first in QUANTIFIERS:
-        return {start: "no"}
-    if report.pos[start] == "NUM" or first[:1].isdigit():
-        return None  # "No 6 mm nodule": a measured finding is not denied this way
-    if before == "with":
-        return {start - 1: "without"}
-    if before == "and" and not _after_mention(report, start - 1):
-        return None  # "calcified left lung and left hilar granulomas": "and" joins modifiers
-    token = report.tokens[start]
-    if before == "" and not report.layout.capital[start]:
-        return None  # a sentence start the layout does not capitalise ("1. 8 mm nodule")
-    if report.layout.forms[start].lower != first or (len(token) == 1 and token.isupper()):
-        return None  # a word that keeps its case ("COPD", "T-spine"): "no" cannot go before it
-    return {start: f"no {first}"}
-
-
-def _after_mention(report: ParsedReport, position: int) -> bool:
-    """Whether the word before `position` ends a mention ("effusion and atelectasis")."""
-    return any(m.span[-1] == position - 1 for m in find_mentions(report))
-
-
-def presence_edit(report: ParsedReport, mention: Mention, to: str | None = None) -> MentionEdit | None:
-    """Assert a negated mention or deny an asserted one. `to`: "present", "absent" or None
-    (the other one)."""
-    polarity = _polarity(report, mention)
-    if polarity.hedged or not report.deps:
-        return None
-    before = "absent" if polarity.negated else "present"
-    if to is not None and to == before:
-        return None
-    if polarity.negated:
-        replaced = _assert(report, mention, polarity)
-    else:
-        replaced = None if polarity.compared else _deny(report, mention)
-    if not replaced:
-        return None
-    return MentionEdit(mention, "presence", before, "present" if polarity.negated else "absent", replaced)
-
-
 def case_safe(report: ParsedReport, replacements: Mapping[int, str]) -> bool:
     """Whether every replaced position renders a new word in the original's case: a capitalised
     word the layout keeps as a proper noun ("2. Minimal ...") would come out in lower case."""
     layout = report.layout
     return all(not report.tokens[i][:1].isupper() or layout.capital[i] or not word for i, word in replacements.items())
-
-
-EDITORS = {
-    "laterality": laterality_edit,
-    "presence": presence_edit,
-    "severity": severity_edit,
-    "location": location_edit,
-}
-
-
-def editable(report: ParsedReport, family: str) -> tuple[MentionEdit, ...]:
-    """Every mention of `report` that `family` can edit, with its default edit (remembered)."""
-
-    def build() -> tuple[MentionEdit, ...]:
-        edit = EDITORS[family]
-        return tuple(
-            e for m in find_mentions(report)
-            if (e := edit(report, m)) is not None and case_safe(report, e.replacements)
-        )
-
-    return report.layout.memo(("clinical", "editable", family), build)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from perturb.clinical.edits import editable, severity_edit, severity_targets
+from perturb.clinical.edits import severity_edit, severity_targets
+from perturb.clinical.families import editable
 from perturb.parsed import ParsedReport
 from perturb.registry import Edit, register, register_set
 

@@ -47,11 +47,6 @@ PRESENTING_WORDS = frozenset({
 NP_STOP = frozenset({"no", "without", "negative", "free", "evidence", "signs", "sign", "findings", "due"})
 
 
-class Term(NamedTuple):
-    finding: str
-    words: tuple[str, ...]
-
-
 def _lexicon(pairs: Sequence[tuple[str, str]]) -> dict[str, list[tuple[tuple[str, ...], str]]]:
     """First word → (words, finding) for every phrase, longest first."""
     out: dict[str, list[tuple[tuple[str, ...], str]]] = {}
@@ -125,7 +120,7 @@ def _is_np_word(report: ParsedReport, i: int, claimed: set[int]) -> bool:
     return pos == "VERB" and report.tags[i] in ("VBN", "VBG") and (not report.deps or report.deps[i] == "amod")
 
 
-def _left_modifiers(report: ParsedReport, first: int, claimed: set[int]) -> int:
+def left_modifiers(report: ParsedReport, first: int, claimed: set[int]) -> int:
     """The first position of the noun phrase whose head words start at `first`. Once an
     adjective has been passed, a noun ends the phrase: "lymph XXXX | calcified granuloma"."""
     start = first
@@ -265,7 +260,7 @@ def _term_mentions(report: ParsedReport, claimed: set[int]) -> list[Mention]:
             continue
         head = stop - 1
         term = list(range(first, stop))
-        start = _left_modifiers(report, first, claimed - set(term))
+        start = left_modifiers(report, first, claimed - set(term))
         span = set(range(start, stop)) | set(term)
         span |= set(_right_locations(report, head, claimed))
         span |= set(_verb_locations(report, head, claimed))
@@ -330,7 +325,7 @@ def _state_mentions(report: ParsedReport, claimed: set[int]) -> list[Mention]:
         words, _ = hit
         head = i + len(words) - 1
         findings = [f for w, f in ANCHORS[tokens[i]] if w == words]
-        np_start = _left_modifiers(report, i, claimed)
+        np_start = left_modifiers(report, i, claimed)
         state = _state_of(report, head, findings, np_start)
         if state is not None and state not in claimed and _same_clause(report, head, state):
             finding = next(f for f in findings if f in STATES[tokens[state]])
@@ -339,7 +334,7 @@ def _state_mentions(report: ParsedReport, claimed: set[int]) -> list[Mention]:
             span |= set(_right_locations(report, head, claimed))
             start = min(span)
             if state < i:  # "elevation of the left hemidiaphragm": the phrase starts at the state noun
-                start = _left_modifiers(report, state, claimed)
+                start = left_modifiers(report, state, claimed)
                 span |= set(range(start, i))
             claimed.update(span)
             out.append(_make(report, finding, head, term, span, start, state))

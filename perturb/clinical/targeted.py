@@ -10,7 +10,8 @@ image. `describe` tells, for any clinical result, which mention changed and how.
 
 from __future__ import annotations
 
-from perturb.clinical.edits import EDITORS, FAMILIES, MentionEdit, case_safe, side_of, zone_of
+from perturb.clinical.edits import MentionEdit, case_safe, side_of, zone_of
+from perturb.clinical.families import EDITORS, FAMILIES
 from perturb.clinical.kinds import CLINICAL_FAMILIES
 from perturb.clinical.mentions import Mention, find_mentions, lower_tokens
 from perturb.clinical.negation import polarities

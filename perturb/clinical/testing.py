@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from perturb.apply import apply
-from perturb.clinical.edits import editable
+from perturb.clinical.families import editable
 from perturb.clinical.kinds import CLINICAL_FAMILIES
 from perturb.clinical.mentions import find_mentions
 from perturb.clinical.targeted import describe, edit_mention
