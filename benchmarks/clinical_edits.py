@@ -5,10 +5,16 @@ language model tells each kind's edits from their originals, and a sample to che
   blind   the blind Kneser–Ney model, fitted on the training split's reports only, picking the
           original over its negative on the test split (chance 50 %; ties count as wrong), per
           kind and per direction of the edit (what leaks), by total log-probability and by
-          log-probability per token; the paper's nine kinds beside them for reference
+          log-probability per token; how many negatives hold a word form that neither the training
+          reports nor their original hold, or more formatting anomalies (double spaces, a space
+          before punctuation, a lower-case sentence start) than it; the paper's nine kinds beside
+          them for reference
   sample  N reports per kind (seed-fixed, test split) as a markdown table to judge by reading
+  lm-speed  n-grams scored per second by NLTK's KneserNeyInterpolated and by ours, fitted on the
+          training split, over the first --n test reports, in the same run (and their largest
+          score difference, which should be ~0)
 
-Usage: python benchmarks/clinical_edits.py {rates,blind,sample} [--order 2] [--n 50] [--seed 0]
+Usage: python benchmarks/clinical_edits.py {rates,blind,sample,lm-speed} [--order 2] [--n 50] [--seed 0]
                                            [--out FILE]
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -53,6 +60,15 @@ def _direction(report, result) -> str:
     return ", ".join(sorted({f"{c.before}→{c.after}" for c in changes})) or "?"
 
 
+#: Formatting a negative must not add: two spaces, a space before punctuation, a lower-case
+#: sentence start.
+_ANOMALY = re.compile(r"(?<=\S)  +(?=\S)| [,.;:]|[.!?]\s+[a-z]")
+
+
+def _anomalies(text: str) -> int:
+    return len(_ANOMALY.findall(text)) + (text[:1].islower())
+
+
 def blind(args: argparse.Namespace) -> dict:
     lm = fit_training_lm(args.order)
     reports = parsed_reports("test")
@@ -61,8 +77,9 @@ def blind(args: argparse.Namespace) -> dict:
     originals = [lm.logprob(p.text) for _, p in reports]
     lengths = [len(tokenize(p.text)) + 1 for _, p in reports]
     out: dict = {"order": args.order, "test_reports": len(reports), "kinds": {}}
+    vocabulary = {w.lower() for w in lm.vocabulary}
     for k, kind in enumerate(kinds):
-        total = per_token = n = 0
+        total = per_token = n = new_words = spacing = 0
         by_direction: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for (_, report), row, score, length in zip(reports, rows, originals, lengths):
             result = row[k]
@@ -70,6 +87,9 @@ def blind(args: argparse.Namespace) -> dict:
                 continue
             negative = lm.logprob(result.text)
             n += 1
+            own = {w.lower() for w in tokenize(report.text)}
+            new_words += any(w.lower() not in vocabulary and w.lower() not in own for w in tokenize(result.text))
+            spacing += _anomalies(result.text) > _anomalies(report.text)
             won = score > negative
             total += won
             per_token += score / length > negative / (len(tokenize(result.text)) + 1)
@@ -78,7 +98,8 @@ def blind(args: argparse.Namespace) -> dict:
                 cell[0] += won
                 cell[1] += 1
         entry = {"n": n, "accuracy": round(total / n, 4) if n else None,
-                 "accuracy_per_token": round(per_token / n, 4) if n else None}
+                 "accuracy_per_token": round(per_token / n, 4) if n else None,
+                 "with_a_word_the_training_reports_lack": new_words, "with_more_format_anomalies": spacing}
         if by_direction:
             entry["by_direction"] = {d: {"n": c[1], "accuracy": round(c[0] / c[1], 4)}
                                      for d, c in sorted(by_direction.items(), key=lambda e: -e[1][1])}
@@ -114,15 +135,50 @@ def sample(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def lm_speed(args: argparse.Namespace) -> dict:
+    import time
+
+    from nltk.lm import KneserNeyInterpolated
+    from nltk.lm.preprocessing import pad_both_ends, padded_everygram_pipeline
+    from nltk.util import ngrams
+
+    from pretrain.evaluation.blind_lm import KneserNeyLM
+
+    reports = [r for r in load_openi() if r.text]
+    train = [r.text for r in reports if assign_split(r.id) == "train"]
+    test = [r.text for r in reports if assign_split(r.id) == "test"][: args.n]
+    out: dict = {"order": args.order, "train_reports": len(train), "test_reports": len(test)}
+    started = time.perf_counter()
+    reference = KneserNeyInterpolated(args.order)
+    reference.fit(*padded_everygram_pipeline(args.order, [tokenize(t) for t in train]))
+    out["nltk_fit_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    ours = KneserNeyLM.fit(train, args.order, uniform_floor=False)
+    out["ours_fit_s"] = round(time.perf_counter() - started, 2)
+    grams = [list(ngrams(pad_both_ends(reference.vocab.lookup(tokenize(t)), n=args.order), args.order)) for t in test]
+    count = sum(map(len, grams))
+    started = time.perf_counter()
+    theirs = [sum(reference.logscore(g[-1], g[:-1]) for g in text) for text in grams]
+    nltk_s = time.perf_counter() - started
+    started = time.perf_counter()
+    mine = [ours.logprob(t) for t in test]
+    ours_s = time.perf_counter() - started
+    finite = [abs(a - b) for a, b in zip(theirs, mine) if abs(a) != float("inf")]
+    out.update({"ngrams": count, "nltk_ngrams_per_s": round(count / nltk_s), "ours_ngrams_per_s": round(count / ours_s),
+                "speedup": round(nltk_s / ours_s), "texts_with_an_unseen_word": len(test) - len(finite),
+                "largest_difference_elsewhere": max(finite, default=0.0)})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("rates", "blind", "sample"))
+    parser.add_argument("what", choices=("rates", "blind", "sample", "lm-speed"))
     parser.add_argument("--order", type=int, default=2)
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = {"rates": rates, "blind": blind, "sample": sample}[args.what](args)
+    result = {"rates": rates, "blind": blind, "sample": sample, "lm-speed": lm_speed}[args.what](args)
     text = result if isinstance(result, str) else json.dumps(result, indent=2)
     print(text)
     if args.out:
