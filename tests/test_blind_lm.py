@@ -55,14 +55,10 @@ def test_order_below_two_is_refused():
 
 
 @pytest.mark.openi
-def test_the_blind_model_sees_only_the_training_split():
-    from perturb.openi import OpenIUnavailable, load_openi
+def test_the_blind_model_sees_only_the_training_split(openi_reports):
     from pretrain.data.splits import assign_split
 
-    try:
-        reports = load_openi()
-    except OpenIUnavailable as err:
-        pytest.skip(f"Open-I reports unavailable: {err}")
+    reports = openi_reports
     lm = fit_training_lm()
     train = {w for r in reports if assign_split(r.id) == "train" for w in tokenize(r.text)}
     held_out = {w for r in reports if assign_split(r.id) != "train" for w in tokenize(r.text)} - train

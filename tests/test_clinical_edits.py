@@ -265,15 +265,10 @@ def test_reports_without_a_parse_never_break_the_clinical_kinds(report):
 
 
 @pytest.fixture(scope="module")
-def training_words() -> set[str]:
-    from perturb.openi import OpenIUnavailable, load_openi
+def training_words(openi_reports) -> set[str]:
     from pretrain.data.splits import assign_split
 
-    try:
-        reports = load_openi()
-    except OpenIUnavailable as err:
-        pytest.skip(f"Open-I reports unavailable: {err}")
-    return {w.lower() for r in reports if assign_split(r.id) == "train" for w in re.findall(r"\w+", r.text)}
+    return {w.lower() for r in openi_reports if assign_split(r.id) == "train" for w in re.findall(r"\w+", r.text)}
 
 
 @pytest.mark.openi

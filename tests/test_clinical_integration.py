@@ -32,16 +32,11 @@ def test_the_renderer_draws_exactly_the_findings_of_the_vocabulary():
 
 
 @pytest.mark.openi
-def test_every_drawable_open_i_tag_names_a_finding_of_the_vocabulary():
-    from perturb.openi import OpenIUnavailable, load_openi
+def test_every_drawable_open_i_tag_names_a_finding_of_the_vocabulary(openi_reports):
     from pretrain.data.findings import classify
     from pretrain.data.tags import parse_tag
 
-    try:
-        reports = load_openi()
-    except OpenIUnavailable as err:
-        pytest.skip(f"Open-I reports unavailable: {err}")
-    named = {classify(parse_tag(tag)) for r in reports for tag in r.mesh} - {None}
+    named = {classify(parse_tag(tag)) for r in openi_reports for tag in r.mesh} - {None}
     assert named <= FINDING_NAMES and len(named) > 15
 
 

@@ -36,49 +36,29 @@ def _pick(report: ParsedReport, rng: np.random.Generator, family: str) -> Edit |
     return Edit(report.layout.identity, dict(chosen.replacements))
 
 
-@register(
-    "swap_laterality",
-    description="Mirror the side of one finding mention (left ↔ right, leftward, L/R, "
+DESCRIPTIONS = {
+    "swap_laterality": "Mirror the side of one finding mention (left ↔ right, leftward, L/R, "
     "dextro-/levoscoliosis), inside that mention only.",
-    word_preserving=False,
-    needs=NEEDS,
-)
-def swap_laterality(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    return _pick(report, rng, "laterality")
-
-
-@register(
-    "flip_negation",
-    description="Deny one asserted finding mention or assert one negated one "
+    "flip_negation": "Deny one asserted finding mention or assert one negated one "
     "(dependency-parse cue scope; lists keep their other members' polarity).",
-    word_preserving=False,
-    needs=NEEDS,
-)
-def flip_negation(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    return _pick(report, rng, "presence")
-
-
-@register(
-    "swap_severity",
-    description="Change the severity of one finding mention (mild/moderate/severe, "
+    "swap_severity": "Change the severity of one finding mention (mild/moderate/severe, "
     "small/moderate/large, mildly/moderately/markedly).",
-    word_preserving=False,
-    needs=NEEDS,
-)
-def swap_severity(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    return _pick(report, rng, "severity")
-
-
-@register(
-    "swap_location",
-    description="Move one finding mention up or down the lung (upper ↔ lower lobe or zone, "
+    "swap_location": "Move one finding mention up or down the lung (upper ↔ lower lobe or zone, "
     "apex ↔ base, apical ↔ basilar).",
-    word_preserving=False,
-    needs=NEEDS,
-)
-def swap_location(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
-    return _pick(report, rng, "location")
+}
 
+
+def _kind(name: str, family: str):  # type: ignore[no-untyped-def]
+    def perturbation(report: ParsedReport, rng: np.random.Generator, scope: str) -> Edit | None:
+        return _pick(report, rng, family)
+
+    perturbation.__name__ = perturbation.__qualname__ = name
+    perturbation.__doc__ = DESCRIPTIONS[name]
+    return perturbation
+
+
+for _name, _family in CLINICAL_FAMILIES.items():
+    register(_name, description=DESCRIPTIONS[_name], word_preserving=False, needs=NEEDS)(_kind(_name, _family))
 
 CLINICAL_KINDS = tuple(CLINICAL_FAMILIES)
 register_set("clinical", CLINICAL_KINDS)

@@ -86,6 +86,7 @@ class Mention(NamedTuple):
 
 
 def lower_tokens(report: ParsedReport) -> tuple[str, ...]:
+    """The tokens in lower case (remembered on the layout: every rule reads them)."""
     return report.layout.memo(("clinical", "lower"), lambda: tuple(t.lower() for t in report.tokens))
 
 
