@@ -292,3 +292,15 @@ def test_real_edits_write_no_word_the_training_reports_lack(real_reports, traini
     written = {w.lower() for results in rows for result in results for r in result.replacements
                for w in re.findall(r"\w+", r.new)}
     assert written and written <= training_words, sorted(written - training_words)
+
+
+def test_check_invariants_catches_an_edit_outside_the_mention(parse):
+    report = parse("Small left pleural effusion. Heart size is normal.")
+    good = perturb.apply(report, "swap_laterality", seed=SEED)
+    check_invariants(report, good)
+    bad = perturb.PerturbationResult(
+        good.kind, good.text.replace("normal", "large"), True, good.source_index,
+        (*good.replacements, perturb.Replacement(8, "normal", "large")), 0, report,
+    )
+    with pytest.raises(AssertionError, match="no mention edit explains"):
+        check_invariants(report, bad)

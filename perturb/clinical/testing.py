@@ -194,7 +194,16 @@ def check_clinical(report: ParsedReport, result: PerturbationResult, *, seed: in
     assert result.applicable == bool(found), f"{result.kind}: applicable={result.applicable} with {len(found)} editable"
 
 
+def _specific_check(report: ParsedReport, result: PerturbationResult, scope: str, seed: int) -> None:
+    check_only_the_mention_changed(report, result)
+    check_inverse_restores(report, result)
+
+
+#: What `perturb.testing.check_invariants` checks for each clinical kind beyond the generic.
+CLINICAL_CHECKS = dict.fromkeys(CLINICAL_FAMILIES, _specific_check)
+
 __all__ = [
+    "CLINICAL_CHECKS",
     "check_clinical",
     "check_inverse_restores",
     "check_only_the_mention_changed",
