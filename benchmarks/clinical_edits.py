@@ -10,11 +10,14 @@ language model tells each kind's edits from their originals, and a sample to che
           before punctuation, a lower-case sentence start) than it; the paper's nine kinds beside
           them for reference
   sample  N reports per kind (seed-fixed, test split) as a markdown table to judge by reading
+  parse-cost  what needing the dependency parse costs: spaCy's pipeline with the parser against
+          the senter pipeline the paper's kinds need, on --n Open-I reports, alternating three
+          rounds (medians), and how many reports the two split into different sentences
   lm-speed  n-grams scored per second by NLTK's KneserNeyInterpolated and by ours, fitted on the
           training split, over the first --n test reports, in the same run (and their largest
           score difference, which should be ~0)
 
-Usage: python benchmarks/clinical_edits.py {rates,blind,sample,lm-speed} [--order 2] [--n 50] [--seed 0]
+Usage: python benchmarks/clinical_edits.py {rates,blind,sample,lm-speed,parse-cost} [--order 2] [--n 50] [--seed 0]
                                            [--out FILE]
 """
 
@@ -170,15 +173,42 @@ def lm_speed(args: argparse.Namespace) -> dict:
     return out
 
 
+def parse_cost(args: argparse.Namespace) -> dict:
+    import time
+
+    import spacy
+
+    from perturb.parser import resolve_model
+
+    texts = [r.text for r in load_openi() if r.text][: args.n]
+    model = resolve_model()
+    senter = spacy.load(model, exclude=["ner", "lemmatizer", "parser"])
+    senter.enable_pipe("senter")
+    parser = spacy.load(model, exclude=["ner", "lemmatizer"])
+    times: dict[str, list[float]] = {"senter": [], "parser": []}
+    splits: dict[str, list] = {}
+    for _ in range(3):
+        for name, nlp in (("senter", senter), ("parser", parser)):
+            started = time.perf_counter()
+            docs = list(nlp.pipe(texts, batch_size=128))
+            times[name].append(time.perf_counter() - started)
+            splits[name] = [[t.is_sent_start for t in doc] for doc in docs]
+    senter_s, parser_s = statistics.median(times["senter"]), statistics.median(times["parser"])
+    return {"model": model, "reports": len(texts), "senter_reports_per_s": round(len(texts) / senter_s),
+            "parser_reports_per_s": round(len(texts) / parser_s), "parser_over_senter_time": round(parser_s / senter_s, 2),
+            "reports_split_differently": sum(a != b for a, b in zip(splits["senter"], splits["parser"]))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("rates", "blind", "sample", "lm-speed"))
+    parser.add_argument("what", choices=("rates", "blind", "sample", "lm-speed", "parse-cost"))
     parser.add_argument("--order", type=int, default=2)
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = {"rates": rates, "blind": blind, "sample": sample, "lm-speed": lm_speed}[args.what](args)
+    kinds = {"rates": rates, "blind": blind, "sample": sample, "lm-speed": lm_speed, "parse-cost": parse_cost}
+    result = kinds[args.what](args)
     text = result if isinstance(result, str) else json.dumps(result, indent=2)
     print(text)
     if args.out:
