@@ -187,16 +187,22 @@ def parse_cost(args: argparse.Namespace) -> dict:
     parser = spacy.load(model, exclude=["ner", "lemmatizer"])
     times: dict[str, list[float]] = {"senter": [], "parser": []}
     splits: dict[str, list] = {}
+    missed: dict[str, int] = {}
     for _ in range(3):
         for name, nlp in (("senter", senter), ("parser", parser)):
             started = time.perf_counter()
             docs = list(nlp.pipe(texts, batch_size=128))
             times[name].append(time.perf_counter() - started)
             splits[name] = [[t.is_sent_start for t in doc] for doc in docs]
+            missed[name] = sum(  # a capitalised word after a full stop, inside the same sentence
+                1 for doc in docs for t in doc[1:] if doc[t.i - 1].text == "." and t.text[:1].isupper()
+                and not t.is_sent_start
+            )
     senter_s, parser_s = statistics.median(times["senter"]), statistics.median(times["parser"])
     return {"model": model, "reports": len(texts), "senter_reports_per_s": round(len(texts) / senter_s),
             "parser_reports_per_s": round(len(texts) / parser_s), "parser_over_senter_time": round(parser_s / senter_s, 2),
-            "reports_split_differently": sum(a != b for a, b in zip(splits["senter"], splits["parser"]))}
+            "reports_split_differently": sum(a != b for a, b in zip(splits["senter"], splits["parser"])),
+            "capital_after_a_full_stop_inside_a_sentence": missed}
 
 
 def main() -> None:
