@@ -25,8 +25,7 @@ class Finding:
 
     `terms`: report words that name it (singular and plural forms); `anchors`/`states`: the
     anatomy and the words that, said of it, name the finding; `side`/`zone`: whether a side
-    (left/right) or a lung zone belongs to it; `severity`: its scale (`SIZE`, `DEGREE`) or None;
-    `countable`: whether its singular term takes "a" ("a pneumothorax", but "atelectasis")."""
+    (left/right) or a lung zone belongs to it; `severity`: its scale (`SIZE`, `DEGREE`) or None."""
 
     name: str
     terms: tuple[str, ...] = ()
@@ -35,7 +34,6 @@ class Finding:
     side: bool = False
     severity: str | None = None
     zone: bool = False
-    countable: bool = True
 
 
 FINDINGS: dict[str, Finding] = {
@@ -68,7 +66,6 @@ FINDINGS: dict[str, Finding] = {
             side=True,
             severity=DEGREE,
             zone=True,
-            countable=False,
         ),
         Finding(
             "calcified granuloma",
@@ -92,7 +89,6 @@ FINDINGS: dict[str, Finding] = {
             anchors=("heart", "heart size", "cardiac silhouette", "cardiac shadow", "cardiomediastinal silhouette"),
             states=("enlarged", "enlargement"),
             severity=DEGREE,
-            countable=False,
         ),
         Finding(
             "hyperinflation",
@@ -100,7 +96,6 @@ FINDINGS: dict[str, Finding] = {
             anchors=("lungs", "lung"),
             states=("hyperinflated", "hyperexpanded", "overinflated"),
             severity=DEGREE,
-            countable=False,
         ),
         Finding(
             "hypoinflation",
@@ -108,7 +103,6 @@ FINDINGS: dict[str, Finding] = {
             anchors=("lungs",),
             states=("hypoinflated", "hypoexpanded"),
             severity=DEGREE,
-            countable=False,
         ),
         Finding(
             "elevated hemidiaphragm",
@@ -122,7 +116,6 @@ FINDINGS: dict[str, Finding] = {
             "congestion",
             terms=("edema", "pulmonary edema", "congestion", "vascular congestion", "heart failure", "chf"),
             severity=DEGREE,
-            countable=False,
         ),
         Finding("hiatal hernia", terms=("hiatal hernia", "hiatus hernia"), severity=SIZE),
         Finding(
@@ -138,7 +131,6 @@ FINDINGS: dict[str, Finding] = {
             anchors=("aorta", "thoracic aorta", "aortic arch", "aortic knob"),
             states=("calcified", "calcification", "calcifications", "atherosclerotic"),
             severity=DEGREE,
-            countable=False,
         ),
         Finding(
             "wide mediastinum",
@@ -150,14 +142,12 @@ FINDINGS: dict[str, Finding] = {
             "degenerative spine",
             terms=("spondylosis", "osteophytes", "osteophyte", "degenerative disc disease"),
             severity=DEGREE,
-            countable=False,
         ),
         Finding(
             "scoliosis",
             terms=("scoliosis", "dextroscoliosis", "levoscoliosis", "dextrocurvature", "levocurvature"),
             side=True,
             severity=DEGREE,
-            countable=False,
         ),
         Finding("catheter", terms=("catheter", "catheters", "picc"), side=True),
         Finding("tube", terms=("tube", "tubes"), side=True),
@@ -227,14 +217,8 @@ SEVERITY_TARGETS = {
     (DEGREE, "ADV"): {1.0: "mildly", 2.0: "moderately", 3.0: "markedly"},
 }
 
-#: Zone words: zone → its forms, and the zone a location edit moves it to.
-ZONES = {
-    "upper": "lower",
-    "lower": "upper",
-    "apex": "base",
-    "base": "apex",
-}
-#: Word form → (zone, the same form of the opposite zone).
+#: Zone words: form → (its zone, the same form of the opposite zone); upper and apex lie up,
+#: lower and base down.
 ZONE_FORMS = {
     "upper": ("upper", "lower"),
     "lower": ("lower", "upper"),
