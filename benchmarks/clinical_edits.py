@@ -200,7 +200,8 @@ def parse_cost(args: argparse.Namespace) -> dict:
             )
     senter_s, parser_s = statistics.median(times["senter"]), statistics.median(times["parser"])
     return {"model": model, "reports": len(texts), "senter_reports_per_s": round(len(texts) / senter_s),
-            "parser_reports_per_s": round(len(texts) / parser_s), "parser_over_senter_time": round(parser_s / senter_s, 2),
+            "parser_reports_per_s": round(len(texts) / parser_s),
+            "parser_over_senter_time": round(parser_s / senter_s, 2),
             "reports_split_differently": sum(a != b for a, b in zip(splits["senter"], splits["parser"])),
             "capital_after_a_full_stop_inside_a_sentence": missed}
 

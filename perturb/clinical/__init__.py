@@ -4,9 +4,11 @@ severity or zone — made from the parse and one finding vocabulary shared with 
 - `vocabulary`: the findings (the phantom renderer's names), their report words and attributes;
 - `mentions`: where a report names a finding and which words carry its attributes;
 - `negation`: cue lists and the scope rule (negated, hedged, compared with a prior study);
-- `edits`: the edit of one mention per family;
-- `targeted`: `edit_report`, a requested change of one finding, and `describe`, a result's provenance;
-- `kinds`: `swap_laterality`, `flip_negation`, `swap_severity`, `swap_location`, registered.
+- `edits` (side, severity, zone) and `presence`: the edit of one mention, `families` their table;
+- `targeted`: `edit_report`, a requested change of one finding, and `describe`, a result's
+  provenance;
+- `kinds`: `swap_laterality`, `flip_negation`, `swap_severity`, `swap_location`, registered;
+- `testing`: a hypothesis strategy of parsed clinical reports and the kinds' invariant checks.
 """
 
 from perturb.clinical.edits import MentionEdit

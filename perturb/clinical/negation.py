@@ -16,8 +16,9 @@ and then finding
 with the cue before the mention in the same sentence and no scope terminator ("but", "however",
 "which", ";", …) between them. Where the parse gives no such link, a linear rule catches what it
 missed (NegEx-style): a pre-cue earlier in the sentence with only list words, modifiers, bridge
-phrases and other mentions between, a negative predicate right before it ("*Cleared* left lower lobe
-airspace disease"), or a post-cue ("not", "resolved", "absent") within four words after it. A mention either rule negates counts as negated.
+phrases and other mentions between, a negative predicate right before it ("*Cleared* left lower
+lobe airspace disease"), or a post-cue ("not", "resolved", "absent") within four words after it.
+A mention either rule negates counts as negated.
 
 Hedges ("possible", "may represent", "versus", "?", …) and comparisons with a prior study
 ("stable", "increased", "new", "again", …) are read per sentence: the negation kind neither

@@ -57,7 +57,9 @@ COPULAS = {"is": "is not", "are": "are not", "was": "was not", "were": "were not
 #: Words after a list's last item that say the parse cut the list short.
 LIST_CONTINUATIONS = frozenset({",", "or", "and", "nor", "/", "and/or"})
 #: Findings of the lung itself: "clear" lungs cannot have them.
-PARENCHYMAL = frozenset({"airspace opacity", "atelectasis", "nodule", "mass", "granuloma", "calcified granuloma", "congestion"})
+PARENCHYMAL = frozenset({
+    "airspace opacity", "atelectasis", "nodule", "mass", "granuloma", "calcified granuloma", "congestion",
+})
 #: Cue words whose presence earlier in a sentence stops a denial.
 NEGATION_WORDS = NEGATION_DETERMINERS | NEGATION_PREPOSITIONS | NEGATION_ADVERBS | {"negative", "free"}
 #: Separators of a list's conjuncts that the presence edit can rewrite.
@@ -79,7 +81,8 @@ def _conjuncts(report: ParsedReport, first: int) -> list[int]:
     while todo:
         node = todo.pop()
         out.append(node)
-        todo += [j for j, (h, d) in enumerate(zip(report.heads, report.deps)) if h == node and j != node and d == "conj"]
+        todo += [j for j, (h, d) in enumerate(zip(report.heads, report.deps))
+                 if h == node and j != node and d == "conj"]
     return sorted(out)
 
 
@@ -97,7 +100,10 @@ def _item_bounds(report: ParsedReport, head: int, mentions: dict[int, Mention]) 
     return left_modifiers(report, head, set()), head
 
 
-def _list_of(report: ParsedReport, mention: Mention, cue: int) -> tuple[list[tuple[int, int]], list[tuple[int, ...]]] | None:
+Items = list[tuple[int, int]]
+
+
+def _list_of(report: ParsedReport, mention: Mention, cue: int) -> tuple[Items, list[tuple[int, ...]]] | None:
     """The list the cue governs that holds `mention` — each item's (first, last) position and
     the separator positions between items — when it is a plain list ("A, B, or C")."""
     tokens = lower_tokens(report)

@@ -102,7 +102,8 @@ def clinical_sentence(draw: st.DrawFn) -> list[Token]:
         return _denied_list(nouns, draw(st.booleans()))
     if form == "heart":
         negated = draw(st.booleans())
-        return _heart(None if negated else draw(st.none() | st.sampled_from(("mildly", "moderately", "markedly"))), negated)
+        adverb = None if negated else draw(st.none() | st.sampled_from(("mildly", "moderately", "markedly")))
+        return _heart(adverb, negated)
     return draw(st.sampled_from(FILLER))
 
 

@@ -45,10 +45,17 @@ class KneserNeyLM:
     #: counts[k][context][word]: raw counts of (k+1)-grams, context a tuple of k words.
     counts: list[dict[tuple[str, ...], Counter]] = field(default_factory=list, repr=False)
     vocabulary: set[str] = field(default_factory=set, repr=False)
-    _continuation: list[dict] = field(default_factory=list, repr=False)
+    #: Per context length k < order - 1: (context → word → distinct preceding words, context →
+    #: distinct (preceding, next) pairs), NLTK's continuation counts.
+    _continuation: list[tuple[dict, Counter]] = field(default_factory=list, repr=False)
+    #: Per order: context → distinct next words, and context → total count.
+    _distinct: list[dict[tuple[str, ...], int]] = field(default_factory=list, repr=False)
+    _totals: list[dict[tuple[str, ...], int]] = field(default_factory=list, repr=False)
 
     @classmethod
-    def fit(cls, texts: Iterable[str], order: int = 2, discount: float = 0.1, *, uniform_floor: bool = True) -> KneserNeyLM:
+    def fit(
+        cls, texts: Iterable[str], order: int = 2, discount: float = 0.1, *, uniform_floor: bool = True
+    ) -> KneserNeyLM:
         """Count every n-gram (orders 1..`order`) of the padded, tokenized `texts`."""
         if order < 2:
             raise ValueError(f"order must be at least 2 (a bigram model), got {order}")
