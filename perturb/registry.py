@@ -28,8 +28,10 @@ ANNOTATIONS = frozenset({"pos", "sentences", "deps"})
 
 
 class Edit(NamedTuple):
-    """What a perturbation does: `source_index[i]` is the input position whose word lands at i;
-    `replacements` maps a position to a new word (rendered with that position's case)."""
+    """What a perturbation does: `source_index[i]` is the slot whose written word lands at slot i
+    (`Layout.words`; other positions map to themselves); `replacements` maps a token position to
+    a new word, which rewrites the written word holding that token, in its slot's case
+    (`perturb.rendering.written_with`: "left" → "right" makes "left-sided" "right-sided")."""
 
     source_index: Sequence[int]
     replacements: Mapping[int, str] = {}

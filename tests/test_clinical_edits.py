@@ -186,6 +186,30 @@ def test_edit_report_says_what_it_changed(parse):
                                                                                    "present")]
 
 
+def test_an_edit_inside_a_written_word_rewrites_and_reports_the_whole_word(parse):
+    report = parse("There is a left-sided pneumothorax.")
+    result = edit_report(report, "laterality", "pneumothorax")
+    assert result.text == "There is a right-sided pneumothorax."
+    assert result.replacements == (perturb.Replacement(3, "left-sided", "right-sided"),)
+    (change,) = describe(report, result)
+    assert (change.before, change.after, dict(change.replacements)) == ("left", "right", {3: "right"})
+    denied = edit_report(parse("Left-sided pleural effusion."), "presence", "pleural effusion")
+    assert denied.text == "No left-sided pleural effusion."
+
+
+def test_a_word_after_a_list_number_takes_the_sentence_starts_case():
+    """"2. Mild cardiomegaly." with "Mild" tagged PROPN, in one parse sentence with its number:
+    the slot starts a sentence, so the edited word is capitalised (no edit is skipped for it)."""
+    report = perturb.ParsedReport(
+        ("2", ".", "Mild", "cardiomegaly", "."), ("", " ", " ", "", ""), ("LS", ".", "NNP", "NN", "."),
+        ("NUM", "PUNCT", "PROPN", "NOUN", "PUNCT"), (0, 0, 0, 0, 0), (3, 0, 3, 3, 3),
+        ("nummod", "punct", "amod", "ROOT", "punct"),
+    )
+    texts = {perturb.apply(report, "swap_severity", seed=SEED, draw=d).text for d in range(8)}
+    assert texts == {"2. Moderate cardiomegaly.", "2. Severe cardiomegaly."}
+    assert edit_report(report, "presence", "cardiomegaly").text == "2. No cardiomegaly."
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -1,11 +1,12 @@
 """Clinical edits of one mention's attributes: its side, its severity, its zone.
 
-Each edit is a set of word replacements (position → new word), made only inside the mention, so
-that the rest of the report stays byte-identical; the engine renders each replacement in its
-position's case. An edit returns None when the mention cannot be changed that way — a denied
-finding has no side to move, a right middle lobe no left twin, a measured nodule no other size —
-since the rules prefer saying None to writing what no radiologist would. The presence edit
-(`perturb.clinical.presence`) returns the same `MentionEdit`.
+Each edit is a set of word replacements (token position → new word), made only inside the
+mention, so that the rest of the report stays byte-identical; the engine rewrites the written word
+holding each replaced token ("left" → "right" makes "left-sided" "right-sided") in its slot's case
+(`perturb.rendering.written_with`). An edit returns None when the mention cannot be changed that
+way — a denied finding has no side to move, a right middle lobe no left twin, a measured nodule
+no other size — since the rules prefer saying None to writing what no radiologist would. The
+presence edit (`perturb.clinical.presence`) returns the same `MentionEdit`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ LESIONS = frozenset({"nodule", "mass", "granuloma", "calcified granuloma"})
 class MentionEdit(NamedTuple):
     """One mention changed: `family` of `finding` from `before` to `after` (values: "left" /
     "right", "present" / "absent", a severity word, "upper" / "lower"), by `replacements`
-    (position → new words)."""
+    (token position → new words, before the engine writes them into their written words)."""
 
     mention: Mention
     family: str
@@ -201,9 +202,3 @@ def location_edit(report: ParsedReport, mention: Mention, to: str | None = None)
         return None
     return MentionEdit(mention, "location", before, after, {i: ZONE_FORMS[tokens[i]][1] for i in mention.zones})
 
-
-def case_safe(report: ParsedReport, replacements: Mapping[int, str]) -> bool:
-    """Whether every replaced position renders a new word in the original's case: a capitalised
-    word the layout keeps as a proper noun ("2. Minimal ...") would come out in lower case."""
-    layout = report.layout
-    return all(not report.tokens[i][:1].isupper() or layout.capital[i] or not word for i, word in replacements.items())

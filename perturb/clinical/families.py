@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from perturb.clinical.edits import MentionEdit, case_safe, laterality_edit, location_edit, severity_edit
+from perturb.clinical.edits import MentionEdit, laterality_edit, location_edit, severity_edit
 from perturb.clinical.mentions import find_mentions
 from perturb.clinical.presence import presence_edit
 from perturb.parsed import ParsedReport
@@ -23,9 +23,6 @@ def editable(report: ParsedReport, family: str) -> tuple[MentionEdit, ...]:
 
     def build() -> tuple[MentionEdit, ...]:
         edit = EDITORS[family]
-        return tuple(
-            e for m in find_mentions(report)
-            if (e := edit(report, m)) is not None and case_safe(report, e.replacements)
-        )
+        return tuple(e for m in find_mentions(report) if (e := edit(report, m)) is not None)
 
     return report.layout.memo(("clinical", "editable", family), build)

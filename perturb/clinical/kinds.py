@@ -1,9 +1,9 @@
 """The four clinical kinds, registered like any other perturbation.
 
 Each picks one editable mention of the report at random (then, for severity, one of the other
-levels) and returns its replacements; the engine renders them in their positions' case and
-records each replaced word as a `Replacement`. Nothing moves, so the source index is the
-identity; a report with no editable mention gives `applicable=False`.
+levels) and returns its replacements; the engine rewrites the written words holding them in
+their slots' case and records each as a `Replacement`. Nothing moves, so the source index is
+the identity; a report with no editable mention gives `applicable=False`.
 """
 
 from __future__ import annotations

@@ -328,6 +328,9 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
     first = tokens[start]
     if any(i != start for i in mention.severities):
         return None  # "No bilateral small effusions" would deny only small ones
+    layout = report.layout
+    if layout.span(layout.head[start])[0] != start:
+        return None  # the phrase starts inside a written word ("XXXX-left"): "no" cannot go there
     if before in ("a", "an"):
         if first in SEVERITY or first in QUANTIFIERS:
             return None
@@ -340,11 +343,10 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
         return {start - 1: "without"}
     if before == "and" and not _after_mention(report, start - 1):
         return None  # "calcified left lung and left hilar granulomas": "and" joins modifiers
-    token = report.tokens[start]
-    if before == "" and not report.layout.capital[start]:
-        return None  # a sentence start the layout does not capitalise ("1. 8 mm nodule")
-    if report.layout.forms[start].lower != first or (len(token) == 1 and token.isupper()):
-        return None  # a word that keeps its case ("COPD", "T-spine"): "no" cannot go before it
+    if before == "" and not layout.capital[start]:
+        return None  # a parse sentence start that starts no sentence of the text: no break before it
+    if layout.keeps_case(start) or (len(report.tokens[start]) == 1 and report.tokens[start].isupper()):
+        return None  # a word that keeps its case ("COPD", "T-spine", "L"): "no" cannot go before it
     return {start: f"no {first}"}
 
 

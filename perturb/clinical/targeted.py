@@ -10,14 +10,14 @@ image. `describe` tells, for any clinical result, which mention changed and how.
 
 from __future__ import annotations
 
-from perturb.clinical.edits import MentionEdit, case_safe, side_of, zone_of
+from perturb.clinical.edits import MentionEdit, severity_edit, severity_targets, side_of, zone_of
 from perturb.clinical.families import EDITORS, FAMILIES
 from perturb.clinical.kinds import CLINICAL_FAMILIES
 from perturb.clinical.mentions import Mention, find_mentions, lower_tokens
 from perturb.clinical.negation import polarities
 from perturb.clinical.vocabulary import FINDINGS, SEVERITY
 from perturb.parsed import ParsedReport
-from perturb.rendering import join, render
+from perturb.rendering import join, render, replaced_words
 from perturb.result import PerturbationResult, Replacement
 
 #: Edit family → the kind whose results it makes.
@@ -103,7 +103,7 @@ def edit_report(
         if edit is None or set(edit.replacements) & set(replacements):
             return None
         replacements.update(edit.replacements)
-    if not replacements or not case_safe(report, replacements):
+    if not replacements:
         return None
     return _result(report, KIND_OF_FAMILY[family], replacements)
 
@@ -117,36 +117,44 @@ def edit_mention(
     if family not in FAMILIES:
         raise ValueError(f"unknown edit family {family!r}: expected one of {', '.join(FAMILIES)}")
     edit = EDITORS[family](report, mention, to)
-    if edit is None or not case_safe(report, edit.replacements):
+    if edit is None:
         return None
     return _result(report, KIND_OF_FAMILY[family], dict(edit.replacements))
 
 
 def _result(report: ParsedReport, kind: str, replacements: dict[int, str]) -> PerturbationResult:
-    """A result of `kind` that replaces words as `perturb.apply` renders replacements."""
-    identity = report.layout.identity
-    tokens = render(report, identity, replacements)
-    made = tuple(Replacement(i, report.tokens[i], tokens[i]) for i in sorted(replacements))
-    return PerturbationResult(kind, join(tokens, report.whitespace), True, identity, made, 0, report, tokens)
+    """A result of `kind` that replaces words as `perturb.apply` renders replacements: each
+    written word holding a replaced token rewritten in its slot's case, reported at its slot."""
+    layout = report.layout
+    tokens = render(report, layout.identity, replacements)
+    written = replaced_words(report, replacements)
+    made = tuple(Replacement(slot, layout.tokens[slot], new) for slot, new in written.items())
+    return PerturbationResult(kind, join(tokens, report.whitespace), True, layout.identity, made, 0, report, tokens)
+
+
+def _candidate_edits(report: ParsedReport, family: str, mention: Mention) -> list[MentionEdit]:
+    """The edits a kind of `family` may have made of `mention`: its default one, and for
+    severity one per other level."""
+    if family == "severity":
+        edits = [severity_edit(report, mention, word) for word in severity_targets(report, mention)]
+    else:
+        edits = [EDITORS[family](report, mention)]
+    return [edit for edit in edits if edit is not None]
 
 
 def describe(report: ParsedReport, result: PerturbationResult) -> tuple[MentionEdit, ...]:
-    """Which mentions a clinical result changed, and how (finding, family, before → after, the
-    words written as rendered): the provenance a caller needs to edit a report's tags the same
-    way."""
+    """Which mentions a clinical result changed, and how (finding, family, before → after, and
+    the edit's token replacements, each written word of which the result wrote exactly so): the
+    provenance a caller needs to edit a report's tags the same way."""
     family = CLINICAL_FAMILIES.get(result.kind)
     if family is None or not result.applicable:
         return ()
-    replaced = {r.position: r.new for r in result.replacements}
+    written = {r.position: r.new for r in result.replacements}
     out = []
     for mention in find_mentions(report):
-        edit = EDITORS[family](report, mention)
-        if edit is None:
-            continue
-        touched = {i: replaced[i] for i in edit.replacements if i in replaced}
-        if family != "severity" and any(replaced.get(i, "").lower() != w.lower() for i, w in edit.replacements.items()):
-            continue  # another mention's edit, sharing positions with this one ("or" in a list)
-        if touched:
-            after = next(iter(touched.values())).lower() if family == "severity" else edit.after
-            out.append(edit._replace(after=after, replacements=touched))
+        for edit in _candidate_edits(report, family, mention):
+            wanted = replaced_words(report, edit.replacements)
+            if all(written.get(slot) == new for slot, new in wanted.items()):  # not a neighbour's edit
+                out.append(edit)
+                break
     return tuple(out)

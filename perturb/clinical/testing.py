@@ -15,12 +15,13 @@ from perturb.clinical.kinds import CLINICAL_FAMILIES
 from perturb.clinical.mentions import find_mentions
 from perturb.clinical.targeted import describe, edit_mention
 from perturb.parsed import ParsedReport
+from perturb.rendering import replacement_form
 from perturb.result import PerturbationResult
 
 #: (word, POS, tag): the words the generated sentences are made of.
 TERMS = (("effusion", "pleural effusion"), ("pneumothorax", "pneumothorax"), ("opacity", "airspace opacity"),
          ("atelectasis", "atelectasis"), ("nodule", "nodule"), ("granuloma", "granuloma"))
-SIDE_WORDS = ("left", "right")
+SIDE_WORDS = ("left", "right", "left-sided", "right-sided")  # glued: one written word of three tokens
 SIZES = ("small", "moderate", "large")
 DEGREES = ("mild", "moderate", "severe")
 ZONE_WORDS = ("upper", "lower")
@@ -30,11 +31,14 @@ Token = tuple[str, str, str, str, int]
 
 
 def _fragment(severity: str | None, side: str | None, noun: str) -> list[Token]:
-    """"Small left pleural effusion ." — modifiers, head noun, full stop."""
-    words: list[Token] = []
-    modifiers = [w for w in (severity, side) if w] + (["pleural"] if noun == "effusion" else [])
+    """"Small left pleural effusion ." / "left-sided pneumothorax ." — modifiers, head noun,
+    full stop."""
+    modifiers = ([severity] if severity else []) + (side.replace("-", " - ").split() if side else [])
+    modifiers += ["pleural"] if noun == "effusion" else []
     head = len(modifiers)
-    words += [(w, "ADJ", "JJ", "amod", head) for w in modifiers]
+    words: list[Token] = [
+        ("-", "PUNCT", "HYPH", "punct", head) if w == "-" else (w, "ADJ", "JJ", "amod", head) for w in modifiers
+    ]
     words.append((noun, "NOUN", "NN", "ROOT", head))
     words.append((".", "PUNCT", ".", "punct", head))
     return words
@@ -96,7 +100,7 @@ def clinical_sentence(draw: st.DrawFn) -> list[Token]:
         scale = DEGREES if noun in ("opacity", "atelectasis") else SIZES
         return _fragment(draw(st.none() | st.sampled_from(scale)), draw(st.none() | st.sampled_from(SIDE_WORDS)), noun)
     if form == "located":
-        return _located(noun, draw(st.sampled_from(SIDE_WORDS)), draw(st.sampled_from(ZONE_WORDS)))
+        return _located(noun, draw(st.sampled_from(SIDE_WORDS[:2])), draw(st.sampled_from(ZONE_WORDS)))
     if form == "denied":
         nouns = draw(st.lists(st.sampled_from([t for t, _ in TERMS]), min_size=1, max_size=3, unique=True))
         return _denied_list(nouns, draw(st.booleans()))
@@ -110,7 +114,7 @@ def clinical_sentence(draw: st.DrawFn) -> list[Token]:
 @st.composite
 def clinical_reports(draw: st.DrawFn, max_sentences: int = 6) -> ParsedReport:
     """ParsedReports of 1..`max_sentences` clinical sentences with tags and a dependency parse,
-    joined by a space or a blank line."""
+    joined by a space or a blank line; side words may be glued ("left-sided")."""
     sentences = draw(st.lists(clinical_sentence(), min_size=1, max_size=max_sentences))
     tokens, whitespace, pos, tags, deps, heads, sent_ids = [], [], [], [], [], [], []
     for s, sentence in enumerate(sentences):
@@ -124,16 +128,19 @@ def clinical_reports(draw: st.DrawFn, max_sentences: int = 6) -> ParsedReport:
             sent_ids.append(s)
             last = k == len(sentence) - 1
             following = sentence[k + 1][0] if not last else ""
-            whitespace.append(("" if following in (".", ",") else " ") if not last
+            glued = following in (".", ",", "-") or text == "-"
+            whitespace.append(("" if glued else " ") if not last
                               else draw(st.sampled_from((" ", "\n\n"))) if s < len(sentences) - 1 else "")
     return ParsedReport(tuple(tokens), tuple(whitespace), tuple(tags), tuple(pos), tuple(sent_ids), tuple(heads),
                         tuple(deps))
 
 
 def edited_region(report: ParsedReport, result: PerturbationResult) -> set[int]:
-    """The positions a clinical result may change: those of the mention edits `describe`
-    finds, each inside its mention (plus, for presence, its cue and list words)."""
-    return {i for change in describe(report, result) for i in change.replacements}
+    """The slots a clinical result may rewrite: those of the written words holding the tokens
+    of the mention edits `describe` finds, each inside its mention (plus, for presence, its cue
+    and list words)."""
+    head = report.layout.head
+    return {head[i] for change in describe(report, result) for i in change.replacements}
 
 
 def check_only_the_mention_changed(report: ParsedReport, result: PerturbationResult) -> None:
@@ -160,9 +167,17 @@ def check_only_the_mention_changed(report: ParsedReport, result: PerturbationRes
 
 
 def edited_report(report: ParsedReport, result: PerturbationResult) -> ParsedReport:
-    """The edited text as a ParsedReport with the original's annotations (each replacement is
-    one token)."""
-    return ParsedReport(result.tokens, report.whitespace, report.tags, report.pos, report.sent_ids, report.heads,
+    """The edited text as a ParsedReport with the original's annotations: each replaced token
+    holds its new word (one token, as the edit wrote it), and each rewritten written word starts
+    in the case the result wrote it in."""
+    tokens = list(report.tokens)
+    for change in describe(report, result):
+        for i, word in change.replacements.items():
+            tokens[i] = replacement_form(report, i, word)
+    for replaced in result.replacements:
+        start, _ = report.layout.span(replaced.position)
+        tokens[start] = replaced.new[: len(tokens[start])]
+    return ParsedReport(tuple(tokens), report.whitespace, report.tags, report.pos, report.sent_ids, report.heads,
                         report.deps)
 
 
