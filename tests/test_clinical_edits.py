@@ -197,6 +197,20 @@ def test_an_edit_inside_a_written_word_rewrites_and_reports_the_whole_word(parse
     assert denied.text == "No left-sided pleural effusion."
 
 
+@pytest.mark.parametrize(
+    "text, family, finding",
+    [
+        ("Moderate-to-severe cardiomegaly.", "severity", "cardiomegaly"),  # not "Moderate-to-moderate"
+        ("Moderate-to-severe cardiomegaly.", "presence", "cardiomegaly"),  # not "Moderate-to-no"
+        ("Moderate-sized right pneumothorax.", "severity", "pneumothorax"),  # "small-sized" is not said
+        ("Moderate-sized right pneumothorax.", "presence", "pneumothorax"),  # not "No-sized"
+        ("Patchy right perihilar/upper lobe opacities.", "location", "airspace opacity"),  # "perihilar/lower"
+    ],
+)
+def test_severity_and_zone_words_inside_longer_written_words_are_left_alone(parse, text, family, finding):
+    assert edited(parse, text, family, finding) is None
+
+
 def test_a_word_after_a_list_number_takes_the_sentence_starts_case():
     """"2. Mild cardiomegaly." with "Mild" tagged PROPN, in one parse sentence with its number:
     the slot starts a sentence, so the edited word is capitalised (no edit is skipped for it)."""

@@ -50,6 +50,15 @@ class MentionEdit(NamedTuple):
         return self.mention.finding
 
 
+def _free_standing(report: ParsedReport, position: int) -> bool:
+    """Whether the token at `position` is a written word on its own (`perturb.words`): only side
+    words are edited inside longer ones ("left-sided" → "right-sided"), since the reports write
+    few other such forms."""
+    layout = report.layout
+    start, end = layout.span(layout.head[position])
+    return end - start == 1
+
+
 def side_of(report: ParsedReport, position: int) -> str:
     """"left" or "right" for a side word, side letter or sided term."""
     token = report.tokens[position]
@@ -110,7 +119,10 @@ def severity_scale(report: ParsedReport, mention: Mention) -> tuple[str, float, 
     if spec.severity is None or len(mention.severities) != 1:
         return None
     tokens = lower_tokens(report)
-    scale, level, pos = SEVERITY[tokens[mention.severities[0]]]
+    position = mention.severities[0]
+    if not _free_standing(report, position):
+        return None  # "moderate-to-severe" (a range), "moderate-sized" ("small-sized" is not said)
+    scale, level, pos = SEVERITY[tokens[position]]
     scale = scale or spec.severity
     if (scale, pos) not in SEVERITY_TARGETS:
         return None
@@ -192,6 +204,8 @@ def location_edit(report: ParsedReport, mention: Mention, to: str | None = None)
     basilar, biapical ↔ bibasilar. `to`: "upper" or "lower" (None: the other one)."""
     if not mention.zones or polarity(report, mention).negated or _stray_zones(report, mention):
         return None
+    if not all(_free_standing(report, i) for i in mention.zones):
+        return None  # "perihilar/upper": "perihilar/lower" is no report's word
     tokens = lower_tokens(report)
     zones = {zone_of(tokens[i]) for i in mention.zones}
     if len(zones) != 1:

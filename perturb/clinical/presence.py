@@ -329,14 +329,15 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
     if any(i != start for i in mention.severities):
         return None  # "No bilateral small effusions" would deny only small ones
     layout = report.layout
-    if layout.span(layout.head[start])[0] != start:
+    word_start, word_end = layout.span(layout.head[start])
+    if word_start != start:
         return None  # the phrase starts inside a written word ("XXXX-left"): "no" cannot go there
     if before in ("a", "an"):
         if first in SEVERITY or first in QUANTIFIERS:
             return None
         return {start - 1: "no"}
     if first in SEVERITY or first in QUANTIFIERS:
-        return {start: "no"}
+        return {start: "no"} if word_end == start + 1 else None  # not "No-sized" for "Moderate-sized"
     if report.pos[start] == "NUM" or first[:1].isdigit():
         return None  # "No 6 mm nodule": a measured finding is not denied this way
     if before == "with":
