@@ -111,6 +111,12 @@ def test_laterality_changes_one_mention_not_every_side_word(parse):
         ("Bilateral small effusions.", "pleural effusion", None, None),  # "No bilateral small effusions"
         ("The lungs are clear without infiltrate.", "airspace opacity", None, None),  # "clear with infiltrate"
         ("No pleural fluid or pneumothorax is appreciated.", "pleural effusion", None, None),  # "Small pleural fluid"
+        # hand-check round 6
+        ("Lungs are clear bilaterally with no focal infiltrate, pleural effusion, or pneumothoraces.",
+         "airspace opacity", None, None),  # "clear with a focal infiltrate"
+        ("No effusions or CHF.", "congestion", None, "No effusions but CHF."),  # not "a CHF"
+        ("No definite pulmonary edema is seen.", "congestion", None, None),  # not "Mild definite"
+        ("There is a 3 cm nodular infiltrate in left midlung.", "airspace opacity", None, None),  # "no 3 cm"
     ],
 )
 def test_presence_wording(parse, text, finding, to, expected):

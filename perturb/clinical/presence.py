@@ -39,7 +39,12 @@ MASS_TERMS = frozenset({
     "congestion", "cardiomegaly", "emphysema", "hyperinflation", "hyperexpansion", "spondylosis",
     "scoliosis", "dextroscoliosis", "levoscoliosis", "fluid", "failure", "copd", "evidence",
     "enlargement", "tortuosity", "ectasia", "calcification", "atherosclerosis", "hypoinflation",
-    "blunting", "elevation", "widening",
+    "blunting", "elevation", "widening", "chf",
+})
+#: Adjectives of certainty that a degree word cannot go before ("no definite edema").
+CERTAINTY = frozenset({
+    "definite", "definitive", "obvious", "visible", "visualized", "discrete", "significant", "appreciable",
+    "overt", "frank", "convincing", "gross",
 })
 #: Quantifiers a denial replaces with "no": "Multiple granulomas." → "No granulomas."
 QUANTIFIERS = frozenset({"multiple", "several", "numerous", "few", "scattered", "innumerable", "some", "two", "three"})
@@ -177,8 +182,8 @@ def _presence_phrase(report: ParsedReport, cue: int, noun: int, finding: str) ->
     if dep in ("nsubj", "nsubjpass") and _plural_verb(report, noun):
         return None  # "No A or B are seen": "A A but no B are seen" would not agree
     if mass:  # "There is mild pulmonary edema"; "small pleural fluid" is not said
-        if tokens[noun] in BRIDGES or spec.severity != DEGREE:
-            return None
+        if tokens[noun] in BRIDGES or spec.severity != DEGREE or following in CERTAINTY:
+            return None  # nor "mild definite pulmonary edema"
         return "mild"
     return _article(following)
 
@@ -208,8 +213,9 @@ def _assert(report: ParsedReport, mention: Mention, polarity: Polarity) -> dict[
         return None
     target = next(k for k, (start, end) in enumerate(items) if start <= mention.head <= end)
     replaced: dict[int, str] = {}
-    if polarity.kind == "without" and "clear" in tokens[max(0, cue - 3) : cue] and mention.finding in PARENCHYMAL:
-        return None  # "The lungs are clear with infiltrate" contradicts itself
+    before_cue = [tokens[k] for k in range(max(0, cue - 3), cue) if report.sent_ids[k] == report.sent_ids[cue]]
+    if "clear" in before_cue and mention.finding in PARENCHYMAL:
+        return None  # "The lungs are clear with (a) infiltrate" contradicts itself
     if target == 0:
         if polarity.kind == "without":
             replaced[cue] = "with"
@@ -332,14 +338,14 @@ def _deny(report: ParsedReport, mention: Mention) -> dict[int, str] | None:
     word_start, word_end = layout.span(layout.head[start])
     if word_start != start:
         return None  # the phrase starts inside a written word ("XXXX-left"): "no" cannot go there
+    if report.pos[start] == "NUM" or first[:1].isdigit():
+        return None  # "No 6 mm nodule", "There is no 3 cm infiltrate": a measured finding is not denied this way
     if before in ("a", "an"):
         if first in SEVERITY or first in QUANTIFIERS:
             return None
         return {start - 1: "no"}
     if first in SEVERITY or first in QUANTIFIERS:
         return {start: "no"} if word_end == start + 1 else None  # not "No-sized" for "Moderate-sized"
-    if report.pos[start] == "NUM" or first[:1].isdigit():
-        return None  # "No 6 mm nodule": a measured finding is not denied this way
     if before == "with":
         return {start - 1: "without"}
     if before == "and" and not _after_mention(report, start - 1):
