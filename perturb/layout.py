@@ -122,6 +122,12 @@ class Layout(Memo):
         """The tokens (start, end) of the written word at `slot` (a free-standing token: itself)."""
         return self.glued.get(slot, (slot, slot + 1))
 
+    def keeps_case(self, slot: int) -> bool:
+        """Whether the written word at `slot` keeps a capital of its own wherever it stands (an
+        acronym, a proper noun inside a sentence: `perturb.casing`)."""
+        lower = self.table[slot]
+        return lower == self.table[slot + self.n] and lower[:1].isupper()
+
     @property
     def table_bytes(self) -> tuple[bytes, np.ndarray, np.ndarray]:
         """Every (word rendering, whitespace) pair as UTF-8, end to end, each entry's byte length,

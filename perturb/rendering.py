@@ -45,8 +45,7 @@ def written_with(report: ParsedReport, slot: int, edits: Mapping[int, str]) -> s
         written = "".join(
             replacement_form(report, i, edits[i]) if i in edits else report.tokens[i] for i in range(start, end)
         )
-    lower, upper = layout.table[slot], layout.table[slot + layout.n]
-    if lower == upper and lower[:1].isupper():
+    if layout.keeps_case(slot):
         return written
     return render_like(written, layout.capital[slot])
 

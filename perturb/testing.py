@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from perturb.antonyms import antonym_of
 from perturb.apply import apply
 from perturb.batch import apply_batch
+from perturb.clinical.testing import CLINICAL_CHECKS
 from perturb.leaks import casing_anomalies, word_forms
 from perturb.parsed import ParsedReport
 from perturb.registry import PerturbationSpec, get
@@ -246,6 +247,7 @@ SPECIFIC_CHECKS = {
     "reverse_sentence": check_involution,
     "swap_adjacent_words": check_involution,
     "replace_adjectives_with_antonyms": lambda r, res, scope, seed: check_antonyms(r, res),
+    **CLINICAL_CHECKS,  # only the mention changes, and undoing it restores the original
 }
 
 
