@@ -54,8 +54,8 @@ def pretrain_command(
                                          show_default=False)] = None,
     k_negatives: Annotated[int | None, Opt("--negatives", "-K", min=0, help="Perturbed negatives per report. "
                                            "[default: 9]")] = None,
-    kinds: Annotated[str | None, Opt("--kinds", "-k", help="Perturbations to draw from: comma-separated names or "
-                                     "'all'. [default: all]")] = None,
+    kinds: Annotated[str | None, Opt("--kinds", "-k", help="Perturbations to draw from: comma-separated names, "
+                                     "'paper' (the paper's nine), 'clinical' or 'all'. [default: paper]")] = None,
     with_replacement: Annotated[bool | None, Opt("--with-replacement/--without-replacement",
                                                  help="Draw kinds with replacement. [default: without]",
                                                  show_default=False)] = None,

@@ -4,7 +4,7 @@ Importing this package and perturbing `ParsedReport`s needs neither spaCy nor to
 `Parser` imports spaCy, when it is made.
 """
 
-from perturb import kinds as _kinds  # noqa: F401  (registers the nine perturbations)
+from perturb.kinds import CLINICAL_KINDS, PAPER_KINDS  # registers the built-in kinds
 from perturb.apply import apply, apply_many
 from perturb.batch.run import Request, apply_batch, apply_requests
 from perturb.errors import DataError, RadperturbError, UsageError
@@ -18,6 +18,7 @@ from perturb.registry import (
     kernel_for,
     load_plugins,
     register,
+    register_set,
     resolve_kinds,
 )
 from perturb.rendering import render_tokens
@@ -25,9 +26,6 @@ from perturb.result import PerturbationResult, Replacement
 from perturb.scopes import SCOPES, PosClass
 
 __version__ = "0.1.0"
-
-#: The nine perturbations of the paper, in its order.
-PAPER_KINDS = tuple(PERTURBATIONS)
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
@@ -40,6 +38,7 @@ def __getattr__(name: str):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
+    "CLINICAL_KINDS",
     "PAPER_KINDS",
     "PERTURBATIONS",
     "SCOPES",
@@ -64,6 +63,7 @@ __all__ = [
     "kernel_for",
     "load_plugins",
     "register",
+    "register_set",
     "render_tokens",
     "resolve_kinds",
     "resolve_model",

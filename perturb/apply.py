@@ -23,7 +23,7 @@ MAX_REDRAWS = 8
 
 def not_applicable(layout: Layout, kind: str, draw: int) -> PerturbationResult:
     """The result of a kind that cannot change this report: the original, nothing moved."""
-    return PerturbationResult(kind, layout.text, False, (), draw, layout.report, layout.identity, None, layout.tokens)
+    return PerturbationResult(kind, layout.text, False, layout.identity, (), draw, layout.report, None, layout.tokens)
 
 
 def deterministic_result(layout: Layout, spec: PerturbationSpec, scope: str) -> PerturbationResult:
@@ -72,11 +72,23 @@ def _draw(
         edit = _attempt(spec, pack, rng, scope)
         if edit is None:
             break
-        (text,) = render_texts(pack, edit.source_index, edit.replacements)
-        if text != layout.text:
-            made = () if edit.replacements is None else edit.replacements.per_report(1)[0]
-            return PerturbationResult(spec.name, text, True, made, draw, report, edit.source_index)
+        result = _rendered(pack, spec.name, edit, draw)
+        if result.text != layout.text:
+            return result
     return not_applicable(layout, spec.name, draw)
+
+
+def _rendered(pack: Pack, kind: str, edit: PackedEdit, draw: int) -> PerturbationResult:
+    (text,) = render_texts(pack, edit.source_index, edit.replacements)
+    made = () if edit.replacements is None else edit.replacements.per_report(1)[0]
+    return PerturbationResult(kind, text, True, edit.source_index, made, draw, pack.reports[0])
+
+
+def result_of(report: ParsedReport, kind: str, edit: Edit, draw: int = 0) -> PerturbationResult:
+    """`edit` of `report` as a result of `kind`, rendered as `apply` renders it (for edits made
+    outside the registry, such as a requested clinical edit); applicable whatever its text."""
+    pack = Pack((report,))
+    return _rendered(pack, kind, packed(pack, edit), draw)
 
 
 def apply(

@@ -137,6 +137,12 @@ class Layout(Memo):
         """The tokens (start, end) of the written word at `slot` (a free-standing token: itself)."""
         return self.glued.get(slot, (slot, slot + 1))
 
+    def keeps_case(self, slot: int) -> bool:
+        """Whether the written word at `slot` keeps a capital of its own wherever it stands (an
+        acronym, a proper noun inside a sentence: `perturb.casing`)."""
+        lower = self.table[slot]
+        return lower == self.table[slot + self.n] and lower[:1].isupper()
+
     def groups(self, scope: str) -> tuple[tuple[int, ...], ...]:
         """The slots of the written words per group they move within: the report's (one group)
         or each sentence's."""

@@ -73,6 +73,8 @@ class PerturbationSpec:
 
 
 PERTURBATIONS: dict[str, PerturbationSpec] = {}
+#: Named sets of kinds that `resolve_kinds` expands ("paper", "clinical").
+KIND_SETS: dict[str, tuple[str, ...]] = {}
 
 
 def register(
@@ -138,13 +140,19 @@ class UnknownKind(UsageError, KeyError):
         return str(self.args[0])
 
 
+def register_set(name: str, kinds: Iterable[str]) -> None:
+    """Name a set of kinds, so that `resolve_kinds` (and `--kinds`) accepts the name for them."""
+    KIND_SETS[name] = tuple(kinds)
+
+
 def resolve_kinds(kinds: Iterable[str] | str | None) -> list[str]:
-    """Names from a list, a comma-separated string or "all"/None (every registered kind)."""
+    """Names from a list, a comma-separated string or "all"/None (every registered kind); a
+    set's name (`KIND_SETS`: "paper", "clinical") stands for its kinds."""
     if kinds is None or kinds == "all":
         return list(PERTURBATIONS)
     if isinstance(kinds, str):
         kinds = [k.strip() for k in kinds.split(",") if k.strip()]
-    names = list(dict.fromkeys(kinds))
+    names = list(dict.fromkeys(n for kind in kinds for n in KIND_SETS.get(kind, (kind,))))
     if "all" in names:
         return list(PERTURBATIONS)
     for name in names:

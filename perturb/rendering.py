@@ -50,10 +50,20 @@ def written_with(report: ParsedReport, slot: int, edits: Mapping[int, str]) -> s
         written = "".join(
             replacement_form(report, i, edits[i]) if i in edits else report.tokens[i] for i in range(start, end)
         )
-    lower, upper = layout.table[slot], layout.table[slot + layout.n]
-    if lower == upper and lower[:1].isupper():
+    if layout.keeps_case(slot):
         return written
     return render_like(written, layout.capital[slot])
+
+
+def replaced_words(report: ParsedReport, replacements: Mapping[int, str]) -> dict[int, str]:
+    """Each written word that `replacements` (token position → new word) touch, by its slot in
+    position order, as `written_with` writes it: a replacement rewrites the written word that
+    held the token in the original, whatever moved."""
+    head = report.layout.head
+    by_slot: dict[int, dict[int, str]] = {}
+    for position, word in replacements.items():
+        by_slot.setdefault(head[position], {})[position] = word
+    return {slot: written_with(report, slot, edits) for slot, edits in sorted(by_slot.items())}
 
 
 def render_tokens(

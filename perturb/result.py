@@ -44,17 +44,17 @@ class PerturbationResult(tuple):
         kind: str,
         text: str,
         applicable: bool,
+        source_index: Sequence[int] | np.ndarray,
         replacements: tuple[Replacement, ...],
         draw: int,
         report: ParsedReport,
-        source_index: Sequence[int] | np.ndarray,
         span: tuple[int, int] | None = None,
         tokens: tuple[str, ...] | None = None,
     ) -> PerturbationResult:
         """`span`: where in `source_index` — then a batch's array of global positions, whose
         report starts at `span[0]` — this result's indices lie; `tokens`: the output tokens when
         already rendered."""
-        return tuple.__new__(cls, (kind, text, applicable, replacements, draw, report, source_index, span, tokens))
+        return tuple.__new__(cls, (kind, text, applicable, source_index, replacements, draw, report, span, tokens))
 
     #: `make(fields)`: the same fields in the same order, as one tuple (made in C, for batches).
     make = classmethod(tuple.__new__)
@@ -62,18 +62,18 @@ class PerturbationResult(tuple):
     kind: str = property(itemgetter(0))  # type: ignore[assignment]
     text: str = property(itemgetter(1))  # type: ignore[assignment]
     applicable: bool = property(itemgetter(2))  # type: ignore[assignment]
-    replacements: tuple[Replacement, ...] = property(itemgetter(3))  # type: ignore[assignment]
-    draw: int = property(itemgetter(4))  # type: ignore[assignment]
+    replacements: tuple[Replacement, ...] = property(itemgetter(4))  # type: ignore[assignment]
+    draw: int = property(itemgetter(5))  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickles this result's own source indices, not the batch's whole array."""
-        kind, text, applicable, replacements, draw, report, _, _, tokens = self
-        fields = (kind, text, applicable, replacements, draw, report, self.source_index, None, tokens)
+        kind, text, applicable, _, replacements, draw, report, _, tokens = self
+        fields = (kind, text, applicable, self.source_index, replacements, draw, report, None, tokens)
         return (tuple.__new__, (type(self), fields))
 
     @property
     def source_index(self) -> tuple[int, ...]:
-        source, span = self[6], self[7]
+        source, span = self[3], self[7]
         if isinstance(source, tuple):
             return source
         source = np.asarray(source)
@@ -86,7 +86,7 @@ class PerturbationResult(tuple):
     def tokens(self) -> tuple[str, ...]:
         if self[8] is not None:
             return self[8]
-        return render_tokens(self[5], self.source_index, self.replacements)
+        return render_tokens(self[6], self.source_index, self.replacements)
 
     @property
     def moved(self) -> tuple[int, ...]:
@@ -95,8 +95,8 @@ class PerturbationResult(tuple):
 
     def with_draw(self, draw: int) -> PerturbationResult:
         """The same negative under another draw index (deterministic kinds)."""
-        kind, text, applicable, replacements, _, report, source_index, span, tokens = self
-        return PerturbationResult(kind, text, applicable, replacements, draw, report, source_index, span, tokens)
+        kind, text, applicable, source_index, replacements, _, report, span, tokens = self
+        return PerturbationResult(kind, text, applicable, source_index, replacements, draw, report, span, tokens)
 
     def _key(self) -> tuple[object, ...]:
         return (self.kind, self.text, self.applicable, self.source_index, self.replacements, self.draw)

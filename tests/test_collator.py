@@ -134,7 +134,7 @@ def test_with_replacement_repeats_kinds_with_new_draws(tokenizer, records, cache
 
 
 def test_inapplicable_kinds_are_marked_invalid(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=9, parse_cache=cache)
+    collate = PerturbationCollator(tokenizer, k_negatives=9, kinds="paper", parse_cache=cache)
     batch = collate(_items(records[-1:], 1))  # "Normal.": one word, nothing to move
     valid = dict(zip(batch["kinds"][0], batch["neg_valid"][0, 1:].tolist()))
     assert valid.pop("replace_adjectives_with_antonyms")  # "Abnormal."

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import perturb
+import perturb.parser
 from perturb.kinds import antonyms
 from perturb.kinds.antonyms import LEXICON, VOCABULARY, antonym_of
 from perturb.casing import case_forms
@@ -254,4 +255,7 @@ def test_missing_model_names_the_pip_command():
 
 def test_light_pipeline_loads_no_ner_or_lemmatizer(parser):
     assert "ner" not in parser.nlp.pipe_names and "lemmatizer" not in parser.nlp.pipe_names
-    assert {"tagger", "attribute_ruler", "senter"} <= set(parser.nlp.pipe_names)
+    assert {"tagger", "attribute_ruler"} <= set(parser.nlp.pipe_names)
+    # sentences from the dependency parser, which the clinical kinds need, else from the senter
+    assert ("parser" in parser.nlp.pipe_names) == ("deps" in perturb.parser.needed_annotations())
+    assert "parser" in parser.nlp.pipe_names or "senter" in parser.nlp.pipe_names

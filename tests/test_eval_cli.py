@@ -65,10 +65,11 @@ def test_evaluate_writes_tables_json_and_plots(run_dir, manifest, tmp_path, pars
     expected_chance = sum(1 / (1 + n) for n in applicable if n) / sum(1 for n in applicable if n)
     assert data["semantic"]["paper"]["chance"] == pytest.approx(expected_chance)
     assert data["semantic"]["all"]["chance"] < data["semantic"]["paper"]["chance"]
-    assert set(data["semantic"]["per_kind"]) == set(perturb.PERTURBATIONS)
+    assert data["semantic"]["all"]["kinds"] == list(perturb.PAPER_KINDS)  # "all nine", not every kind
+    assert set(data["semantic"]["per_kind"]) == set(perturb.PAPER_KINDS)
     # The text-only control scores the same candidates, one blank image standing in for all.
     control = data["semantic_text_only"]
-    assert set(control["per_kind"]) == set(perturb.PERTURBATIONS)
+    assert set(control["per_kind"]) == set(perturb.PAPER_KINDS)
     for setting in ("paper", "all"):
         assert control[setting]["n"] == data["semantic"][setting]["n"] > 0
         assert control[setting]["chance"] == data["semantic"][setting]["chance"]

@@ -171,3 +171,12 @@ def test_config_round_trips_through_toml(tmp_path):
         TrainConfig(use_global=False, use_local=False, use_pert=False).validate()
     with pytest.raises(ConfigError, match="unknown perturbation"):
         TrainConfig(kinds=["nope"]).validate()
+
+
+def test_training_draws_the_papers_nine_by_default():
+    """"all" now holds the clinical edits too; the default and the paper's config stay the nine."""
+    import perturb
+
+    assert perturb.resolve_kinds(TrainConfig().kinds) == list(perturb.PAPER_KINDS)
+    paper = TrainConfig.load(Path(__file__).resolve().parent.parent / "configs" / "paper.toml")
+    assert perturb.resolve_kinds(paper.kinds) == list(perturb.PAPER_KINDS)

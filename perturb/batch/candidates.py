@@ -11,7 +11,7 @@ import numpy as np
 
 from perturb.memo import Memo
 from perturb.parsed import ParsedReport
-from perturb.rendering import written_with
+from perturb.rendering import replaced_words
 from perturb.result import Replacement
 
 if TYPE_CHECKING:
@@ -39,14 +39,12 @@ class ReportCandidates(NamedTuple):
         by_slot: dict[int, list[tuple[int, str]]] = {}
         for position, word in pairs:
             by_slot.setdefault(layout.head[position], []).append((position, word))
-        slots = sorted(by_slot)
-        edits = [tuple(by_slot[slot]) for slot in slots]
-        written = [written_with(report, slot, dict(edit)) for slot, edit in zip(slots, edits)]
+        written = replaced_words(report, dict(pairs))
         return cls(
-            np.array(slots, dtype=np.int64),
-            edits,
-            [Replacement(slot, layout.tokens[slot], new) for slot, new in zip(slots, written)],
-            [new + report.whitespace[slot] for slot, new in zip(slots, written)],
+            np.array(list(written), dtype=np.int64),
+            [tuple(by_slot[slot]) for slot in written],
+            [Replacement(slot, layout.tokens[slot], new) for slot, new in written.items()],
+            [new + report.whitespace[slot] for slot, new in written.items()],
         )
 
 

@@ -54,7 +54,7 @@ def _attempt(
     replacements = repeat(()) if substitute is None else substitute.per_report(len(pack))
     source = repeat(edit.source_index)  # global positions: each result subtracts its report's start
     spans = pairwise(bounds)
-    fields = zip(repeat(spec.name), texts, repeat(True), replacements, draws, pack.reports, source, spans, repeat(None))
+    fields = zip(repeat(spec.name), texts, repeat(True), source, replacements, draws, pack.reports, spans, repeat(None))
     results: list[PerturbationResult | None] = list(map(PerturbationResult.make, fields))
     for r in compress(count(), map(eq, texts, pack.original_texts)):
         results[r] = None

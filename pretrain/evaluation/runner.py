@@ -9,7 +9,7 @@ between training and evaluation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import perturb
@@ -17,8 +17,8 @@ from pretrain.evaluation.classification import linear_probe_report, zero_shot_re
 from pretrain.evaluation.labels import label_matrix
 from pretrain.evaluation.retrieval import retrieval_report
 from pretrain.evaluation.semantic import (
-    ZERO_SHOT_KINDS,
     embed_candidates,
+    evaluated_kinds,
     make_candidates,
     parse_reports,
     score_candidates,
@@ -37,7 +37,8 @@ class EvalOptions:
     #: Split the linear probe is fitted on; None skips the probe.
     probe_split: str | None = "train"
     parse_cache: str | None = None
-    kinds: Sequence[str] = field(default_factory=lambda: tuple(perturb.resolve_kinds("all")))
+    #: Kinds scored each alone; the paper's nine are always made (`semantic.evaluated_kinds`).
+    kinds: Sequence[str] = perturb.PAPER_KINDS
     seed: int = 0
     batch_size: int = 32
     device: str = "cpu"
@@ -97,13 +98,13 @@ def evaluate_loaded(
 
     records = list(zip(images.ids, images.texts))
     parsed, from_cache = parse_reports(records, options.parse_cache)
-    sets = [make_candidates(i, p, options.kinds, seed=options.seed) for i, p in zip(images.ids, parsed)]
+    kinds = evaluated_kinds(options.kinds)
+    sets = [make_candidates(i, p, kinds, seed=options.seed) for i, p in zip(images.ids, parsed)]
     text_embeddings = embed_candidates(
         sets, _tracked(embed, "embedding reports and their perturbations", progress))
     blank = encode_blank_image(model, image_size=config.image_size, channels=config.channels,
                                device=options.device)
     originals = [s.original for s in sets]
-    zero_shot_kinds = [k for k in ZERO_SHOT_KINDS if k in options.kinds]
 
     result = {
         "manifest": str(manifest),
@@ -114,10 +115,8 @@ def evaluate_loaded(
         "rejected_rows": len(test_set.rejected),
         "seed": options.seed,
         "parses": {"from_cache": from_cache, "parsed": len(records) - from_cache},
-        "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings),
-                                    list(options.kinds), zero_shot_kinds),
-        "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings),
-                                              list(options.kinds), zero_shot_kinds),
+        "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings), kinds),
+        "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings), kinds),
         "retrieval": retrieval_report(images.embeddings, embed(originals), originals),
     }
     test_labels = label_matrix(images.tags)

@@ -3,10 +3,13 @@
 The same picture is indexed under several headings (`Cardiac Shadow/enlarged` is cardiomegaly,
 `Costophrenic Angle/blunted` a small effusion, `Lung/hyperdistention` hyperinflation), and one
 heading can mean different things by its qualifiers (`Calcinosis/aorta` vs `Calcinosis/lung/hilum`).
+The kinds are named as in `perturb.clinical.vocabulary`, the one finding vocabulary that the
+text edits share with the renderer.
 """
 
 from __future__ import annotations
 
+from perturb.clinical.vocabulary import FINDING_NAMES
 from pretrain.data.tags import Tag
 
 #: headings that name one kind whatever their qualifiers
@@ -43,6 +46,8 @@ DIRECT = {
     "spondylosis": "degenerative spine",
     "scoliosis": "scoliosis",
 }
+if not set(DIRECT.values()) <= FINDING_NAMES:
+    raise ImportError(f"kinds outside perturb.clinical.vocabulary: {sorted(set(DIRECT.values()) - FINDING_NAMES)}")
 LUNG_PLACES = {"lung", "upper lobe", "middle lobe", "lower lobe", "base", "apex", "lingula",
                "hilum", "retrocardiac", "lymph nodes", "mediastinum", "paratracheal"}
 STERNAL_OR_ABDOMINAL = {"mediastinum", "thorax", "sternum", "abdomen"}
