@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from perturb.errors import UsageError
+
 _GOLDEN_INT = 0x9E3779B97F4A7C15
 _MIX1_INT = 0xBF58476D1CE4E5B9
 _MIX2_INT = 0x94D049BB133111EB
@@ -70,6 +72,6 @@ def order_within(group: np.ndarray, noise_values: np.ndarray, n_groups: int) -> 
     uniform permutation inside every group that leaves the groups where they are. Items whose
     noise ties keep their order, the same in a batch of one as in a batch of thousands."""
     if n_groups >= MAX_GROUPS:
-        raise ValueError(f"{n_groups:,} perturbation groups in one call; at most {MAX_GROUPS:,} (pass fewer reports)")
+        raise UsageError(f"{n_groups:,} perturbation groups in one call; at most {MAX_GROUPS:,} (pass fewer reports)")
     keys = (group << _GROUP_SHIFT) | (noise_values >> _SORT_SHIFT)
     return keys.argsort(kind="stable")

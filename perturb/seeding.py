@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from perturb.errors import UsageError
+
 _MASK128 = (1 << 128) - 1
 _local = threading.local()
 
@@ -33,7 +35,7 @@ def _words(text: str) -> list[int]:
 @lru_cache(maxsize=16384)
 def _stream_base(seed: int, kind: str, draw: int) -> tuple[int, int]:
     if seed < 0 or draw < 0:
-        raise ValueError(f"seed and draw must be non-negative integers, got seed={seed}, draw={draw}")
+        raise UsageError(f"seed and draw must be non-negative integers, got seed={seed}, draw={draw}")
     state = np.random.SeedSequence([seed, draw, *_words(kind)]).generate_state(8, np.uint32)
     words = [int(w) for w in state]
     base = sum(w << (32 * i) for i, w in enumerate(words[:4]))

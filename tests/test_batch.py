@@ -20,13 +20,17 @@ KINDS = list(perturb.PERTURBATIONS)
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@FAST
-@given(
+#: Small batches of generated reports, some kinds, any seed and scope.
+BATCHES = dict(
     reports=st.lists(parsed_reports(max_tokens=40), min_size=1, max_size=6),
     kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=4, unique=True),
     seed=st.integers(0, 2**63 - 1),
     scope=st.sampled_from(perturb.SCOPES),
 )
+
+
+@FAST
+@given(**BATCHES)
 def test_batch_results_equal_single_apply_whatever_the_batch(reports, kinds, seed, scope):
     check_batch_matches_single(reports, kinds, seed=seed, scope=scope, draws=2)
 
@@ -37,12 +41,7 @@ def test_batch_equals_single_apply_on_real_reports(real_reports, scope):
 
 
 @FAST
-@given(
-    reports=st.lists(parsed_reports(max_tokens=40), min_size=1, max_size=6),
-    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=4, unique=True),
-    seed=st.integers(0, 2**63 - 1),
-    scope=st.sampled_from(perturb.SCOPES),
-)
+@given(**BATCHES)
 def test_each_kernel_gives_what_its_reference_gives(reports, kinds, seed, scope):
     check_kernel_matches_reference(reports, kinds, seed=seed, scope=scope, draws=2)
 

@@ -16,6 +16,7 @@ from perturb.clinical.families import CLINICAL_FAMILIES, EDITORS, FAMILIES
 from perturb.clinical.mentions import Mention, find_mentions, lower_tokens
 from perturb.clinical.negation import polarities
 from perturb.clinical.vocabulary import FINDINGS, SEVERITY
+from perturb.errors import UsageError
 from perturb.parsed import ParsedReport
 from perturb.registry import Edit
 from perturb.rendering import replaced_words
@@ -52,7 +53,7 @@ def _level(to: str | float) -> float:
     """The severity level `to` names (a level or a severity word)."""
     if isinstance(to, str):
         if to.lower() not in SEVERITY:
-            raise ValueError(f"unknown severity {to!r}; known: {', '.join(SEVERITY)} or a level 1/2/3")
+            raise UsageError(f"unknown severity {to!r}; known: {', '.join(SEVERITY)} or a level 1/2/3")
         return SEVERITY[to.lower()][1]
     return float(to)
 
@@ -78,11 +79,11 @@ def edit_report(
     the family's kind (`KIND_OF_FAMILY`), its `replacements` the words changed.
     """
     if family not in FAMILIES:
-        raise ValueError(f"unknown edit family {family!r}: expected one of {', '.join(FAMILIES)}")
+        raise UsageError(f"unknown edit family {family!r}: expected one of {', '.join(FAMILIES)}")
     if finding not in FINDINGS:
-        raise ValueError(f"unknown finding {finding!r}; known: {', '.join(sorted(FINDINGS))}")
+        raise UsageError(f"unknown finding {finding!r}; known: {', '.join(sorted(FINDINGS))}")
     if to is not None and family in VALUES and to not in VALUES[family]:
-        raise ValueError(f"{family} edits go to {' or '.join(VALUES[family])}, not {to!r}")
+        raise UsageError(f"{family} edits go to {' or '.join(VALUES[family])}, not {to!r}")
     if to is not None and family == "severity":
         _level(to)
     editor = EDITORS[family]
@@ -116,7 +117,7 @@ def edit_mention(
     None when the rules cannot: the finer-grained `edit_report`, for a caller that chose the
     mention itself."""
     if family not in FAMILIES:
-        raise ValueError(f"unknown edit family {family!r}: expected one of {', '.join(FAMILIES)}")
+        raise UsageError(f"unknown edit family {family!r}: expected one of {', '.join(FAMILIES)}")
     edit = EDITORS[family](report, mention, to)
     if edit is None:
         return None

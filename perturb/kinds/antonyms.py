@@ -14,6 +14,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from perturb.errors import DataError
+
 
 def _read_lexicon() -> dict[str, str]:
     pairs: dict[str, str] = {}
@@ -23,11 +25,11 @@ def _read_lexicon() -> dict[str, str]:
             continue
         parts = line.split("\t")
         if len(parts) != 2:
-            raise ValueError(f"antonyms.tsv:{lineno}: expected two tab-separated words")
+            raise DataError(f"antonyms.tsv:{lineno}: expected two tab-separated words")
         a, b = (w.strip().lower() for w in parts)
         for word, partner in ((a, b), (b, a)):
             if word in pairs:
-                raise ValueError(f"antonyms.tsv:{lineno}: {word!r} already has a partner")
+                raise DataError(f"antonyms.tsv:{lineno}: {word!r} already has a partner")
             pairs[word] = partner
     return pairs
 

@@ -38,15 +38,20 @@ def shuffle_groups(report: ParsedReport, rng: np.random.Generator, groups: Group
     return Edit(source)
 
 
+def moved(pack: Pack, groups: WordGroups, taken: np.ndarray, applicable: np.ndarray | None = None) -> PackedEdit:
+    """The edit in which the slot of word k of `groups` takes the written word of word
+    `taken[k]`; every other position keeps its own."""
+    source = pack.identity
+    source[groups.positions] = groups.positions[taken]
+    return PackedEdit(source, applicable=applicable)
+
+
 def permute_within(
     pack: Pack, groups: WordGroups, stream: np.ndarray, ids: np.ndarray, n_ids: int, applicable: np.ndarray
 ) -> PackedEdit:
     """The kernel of `shuffle_groups`: the words permuted uniformly within each of `ids` (their
     group, or their trigram), by their noise."""
-    source = pack.identity
-    order = order_within(ids, noise(stream, groups.report_of, groups.steps), n_ids)
-    source[groups.positions] = groups.positions[order]
-    return PackedEdit(source, applicable=applicable)
+    return moved(pack, groups, order_within(ids, noise(stream, groups.report_of, groups.steps), n_ids), applicable)
 
 
 def trigrams(group: Sequence[int]) -> list[Sequence[int]]:
@@ -90,9 +95,7 @@ def swap_adjacent_words_kernel(pack: Pack, stream: np.ndarray, scope: str) -> Pa
     groups = pack.word_groups(scope)
     rank, index = groups.rank_in_group, counting(len(groups.positions))
     partner = np.where(rank % 2 == 0, np.where(rank + 1 < groups.group_size, index + 1, index), index - 1)
-    source = pack.identity
-    source[groups.positions] = groups.positions[partner]
-    return PackedEdit(source)
+    return moved(pack, groups, partner)
 
 
 # --- reverse_sentence ------------------------------------------------------------------------
@@ -117,9 +120,7 @@ def reverse_sentence_kernel(pack: Pack, stream: np.ndarray, scope: str) -> Packe
     groups = pack.word_groups(scope)
     index = counting(len(groups.positions))
     mirrored = index - 2 * groups.rank_in_group + groups.group_size - 1  # the word at (size-1-rank) in its group
-    source = pack.identity
-    source[groups.positions] = groups.positions[mirrored]
-    return PackedEdit(source)
+    return moved(pack, groups, mirrored)
 
 
 # --- shuffle_within_trigrams -----------------------------------------------------------------
@@ -190,13 +191,11 @@ def shuffle_trigrams(report: ParsedReport, rng: np.random.Generator, scope: str)
 @kernel_for("shuffle_trigrams")
 def shuffle_trigrams_kernel(pack: Pack, stream: np.ndarray, scope: str) -> PackedEdit:
     groups = pack.word_groups(scope)
-    source = pack.identity
     trigram_noise = noise(stream, groups.trigram_report, groups.trigram_steps)
     rank = np.empty(groups.n_trigrams, dtype=np.intp)
     rank[order_within(groups.trigram_group, trigram_noise, groups.n_groups)] = counting(groups.n_trigrams)
     order = (rank[groups.trigram.astype(np.intp)] * 3 + groups.rank_in_trigram).argsort()
-    source[groups.positions] = groups.positions[order]
-    return PackedEdit(source, applicable=groups.derived(_trigrams_can_move))
+    return moved(pack, groups, order, groups.derived(_trigrams_can_move))
 
 
 def _trigrams_can_move(groups: WordGroups) -> np.ndarray:
