@@ -188,7 +188,6 @@ def perturb_command(
             rejected = stack.enter_context(open_rejects(rejects_path, echo=lambda line: typer.echo(line, err=True)))
             cache_writer = stack.enter_context(ParseCacheWriter(cache_parses)) if cache_parses else None
             update = stack.enter_context(report_progress(_total_bytes(inputs), quiet=quiet))
-            cached_now: set[str] = set()
             for item in perturb_records(records, parses, options, the_shard):
                 if isinstance(item, Reject):
                     if on_error == "fail":
@@ -199,14 +198,10 @@ def perturb_command(
                     writer.write(item.record, item.parsed.text, item.results)
                     if cache_writer is not None:
                         cache_writer.add(item.record.key, item.record.text, item.parsed)
-                        cached_now.add(str(item.record.key))
                     tally.add(item)
                 update(counter.value, tally.read)
             if cache_writer is not None and cache is not None:
-                # Keep what this run did not touch (other shards, other corpora) in the rewrite.
-                for key, digest, parsed in cache.items():
-                    if key not in cached_now:
-                        cache_writer.add_digest(key, digest, parsed)
+                cache_writer.keep_the_rest(cache)
         if not quiet:
             table = tally.table(time.monotonic() - started, parses.parsed, parses.from_cache)
             where = "stdout" if output == STDOUT else output

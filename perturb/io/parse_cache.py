@@ -108,6 +108,7 @@ class ParseCacheWriter:
         self.path = Path(path)
         self._cm = atomic_open(self.path, "w")
         self.count = 0
+        self._keys: set[str] = set()
 
     def __enter__(self) -> "ParseCacheWriter":
         self._handle = self._cm.__enter__()
@@ -120,7 +121,15 @@ class ParseCacheWriter:
         """Add an entry whose text is known only by its digest (an entry of an older cache)."""
         row = {"key": str(key), "text_sha1": digest, "parsed": parsed.to_dict()}
         self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._keys.add(row["key"])
         self.count += 1
+
+    def keep_the_rest(self, cache: ParseCache) -> None:
+        """Add every entry of `cache` whose key this writer has not written: a rewrite keeps what
+        the run did not touch (other shards, other corpora)."""
+        for key, digest, parsed in cache.items():
+            if key not in self._keys:
+                self.add_digest(key, digest, parsed)
 
     def __exit__(
         self,
