@@ -5,7 +5,7 @@ B=64 images, K=9 perturbed negatives each (640 report texts per step), 224 px, a
 bf16 autocast. Images are random tensors; the text path is real: reports from a JSONL, their
 parses from a parse cache, negatives drawn by the collator with `perturb.apply` at every step.
 
-  (a) ours            `pretrain.step` exactly as the trainer runs it (all 1+K variants through the
+  (a) ours            `pretrain.train.step` exactly as the trainer runs it (all 1+K variants through the
                       text encoder together, in length groups; batched local loss), + AdamW step
   (b) reference-style the published code's structure on the same model and batch: the K+1
                       variants encoded one after another, sub-words merged into words by Python
@@ -46,14 +46,14 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import Dataset, DistributedSampler  # noqa: E402
 
 from perturb.cache import ParseCache  # noqa: E402
-from pretrain.collator import PerturbationCollator  # noqa: E402
-from pretrain.config import TrainConfig  # noqa: E402
-from pretrain.loading import SeededItems, epoch_loader  # noqa: E402
-from pretrain.losses import global_loss, logit_scale  # noqa: E402
-from pretrain.model import build_model, masked_mean  # noqa: E402
-from pretrain.objective import Objective, compute_losses, to_device  # noqa: E402
-from pretrain.optim import build_optimizer  # noqa: E402
-from pretrain.step import autocast, clip_and_read, forward_backward  # noqa: E402
+from pretrain.train.collator import PerturbationCollator  # noqa: E402
+from pretrain.train.config import TrainConfig  # noqa: E402
+from pretrain.train.loader import SeededItems, epoch_loader  # noqa: E402
+from pretrain.model.losses import global_loss, logit_scale  # noqa: E402
+from pretrain.model.dual_encoder import build_model, masked_mean  # noqa: E402
+from pretrain.train.objective import Objective, compute_losses, to_device  # noqa: E402
+from pretrain.train.optim import build_optimizer  # noqa: E402
+from pretrain.train.step import autocast, clip_and_read, forward_backward  # noqa: E402
 
 TARGETS = {"vs_reference": 5.0, "vs_encoder_only": 0.85, "gpu_idle": 0.05}
 

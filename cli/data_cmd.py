@@ -40,7 +40,7 @@ def openi_command(
       radperturb data openi -o openi.jsonl --source torchxrayvision-1.5.7-py3-none-any.whl
     """
     from perturb.atomic import atomic_open
-    from perturb.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     with reported_errors("data openi"):
         check_outputs({"--output": output}, [source])
@@ -117,7 +117,7 @@ def phantoms_command(
         if reports is not None and out is not None:
             check_outputs({"--manifest": manifest or out / "manifest.jsonl"}, [reports])
         if gallery is not None:
-            from pretrain.data.gallery import render_gallery
+            from pretrain.phantoms.gallery import render_gallery
 
             gallery.parent.mkdir(parents=True, exist_ok=True)
             tiles = render_gallery(gallery)
@@ -132,7 +132,7 @@ def phantoms_command(
 def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int, seed: int,
                     workers: int, test_fraction: float, valid_fraction: float,
                     quiet: bool) -> None:
-    from pretrain.data.phantom_set import build_phantom_set
+    from pretrain.phantoms.phantom_set import build_phantom_set
     from pretrain.data.reports import ReportsFileError, read_reports
 
     try:

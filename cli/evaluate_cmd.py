@@ -64,8 +64,8 @@ def _quiet_transformers() -> None:
 
 
 def _load_checkpoint(checkpoint: Path, device: str):
-    from pretrain.checkpoint import CheckpointError, load_for_eval
-    from pretrain.config import ConfigError
+    from pretrain.train.checkpoint import CheckpointError, load_for_eval
+    from pretrain.train.config import ConfigError
 
     if not checkpoint.exists():
         raise UsageError(f"no such checkpoint or run folder: {checkpoint}")
@@ -348,7 +348,7 @@ def _seed_list(value: str) -> list[int]:
 
 
 def _base_config(config_file: Path | None, overrides: dict):
-    from pretrain.config import ConfigError, TrainConfig
+    from pretrain.train.config import ConfigError, TrainConfig
 
     try:
         base = TrainConfig.load(config_file) if config_file is not None else TrainConfig()
@@ -460,16 +460,16 @@ def ablation_command(
       radperturb benchmark ablation -m phantoms/manifest.jsonl --settings clip,ours --seeds 0 --max-steps 50 --image-encoder tiny-resnet --text-encoder tiny-bert --image-size 64
     """
     with reported_errors("benchmark ablation"):
-        from pretrain.checkpoint import CheckpointError
-        from pretrain.collator import CollatorError
-        from pretrain.config import ConfigError
+        from pretrain.train.checkpoint import CheckpointError
+        from pretrain.train.collator import CollatorError
+        from pretrain.train.config import ConfigError
         from pretrain.data.images import ImageError
         from pretrain.data.manifest import ManifestError
-        from pretrain.encoders import EncoderError
-        from pretrain.evaluation.ablation import SETTINGS, AblationError, run_ablation
+        from pretrain.model.encoders import EncoderError
+        from pretrain.experiments.ablation import SETTINGS, AblationError, run_ablation
         from pretrain.evaluation.runner import EvalOptions, EvaluationError
-        from pretrain.parse_cache import ParseCacheMismatch
-        from pretrain.trainer import NonFiniteLoss
+        from pretrain.data.parse_cache import ParseCacheMismatch
+        from pretrain.train.loop import NonFiniteLoss
 
         seed_list = _seed_list(seeds)
         names = list(dict.fromkeys(s.strip() for s in settings.split(",") if s.strip()))

@@ -125,7 +125,7 @@ def _resolve_config(config_file: Path | None, flags: dict[str, Any], resume: boo
     """Flags over --config, else over the run folder's config.toml when resuming, over defaults."""
     from dataclasses import asdict
 
-    from pretrain.config import ConfigError, TrainConfig
+    from pretrain.train.config import ConfigError, TrainConfig
 
     given = {k: str(v) if isinstance(v, Path) else v for k, v in flags.items() if v is not None}
     try:
@@ -154,12 +154,12 @@ def _check_paths(config) -> None:
 
 def _train(config, resume: bool, quiet: bool) -> Path:
     """Run the trainer; its errors become one line and an exit status."""
-    from pretrain.checkpoint import CheckpointError
-    from pretrain.collator import CollatorError
-    from pretrain.config import ConfigError
-    from pretrain.encoders import EncoderError
-    from pretrain.parse_cache import ParseCacheMismatch
-    from pretrain.trainer import NonFiniteLoss, TrainDataError, TrainingStopped, train
+    from pretrain.train.checkpoint import CheckpointError
+    from pretrain.train.collator import CollatorError
+    from pretrain.train.config import ConfigError
+    from pretrain.model.encoders import EncoderError
+    from pretrain.data.parse_cache import ParseCacheMismatch
+    from pretrain.train.loop import NonFiniteLoss, TrainDataError, TrainingStopped, train
 
     try:
         return train(config, resume=resume, quiet=quiet)
@@ -206,7 +206,7 @@ def pretrain_cache_command(
       radperturb pretrain-cache data/openi.jsonl -o openi-parses.jsonl.gz --workers 4
     """
     from pretrain.data.manifest import ManifestError, read_manifest
-    from pretrain.parse_cache import build_parse_cache
+    from pretrain.data.parse_cache import build_parse_cache
 
     with reported_errors("pretrain-cache"):
         if split not in ("train", "valid", "test", "all"):

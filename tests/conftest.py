@@ -32,7 +32,7 @@ def sample_texts() -> list[str]:
 
 @pytest.fixture(scope="session")
 def openi_texts() -> list[str]:
-    from perturb.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     try:
         reports = load_openi()

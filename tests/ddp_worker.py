@@ -16,14 +16,14 @@ from unittest import mock
 import torch
 import torch.distributed as dist
 
-from pretrain.collator import PerturbationCollator
-from pretrain.config import TrainConfig
+from pretrain.train.collator import PerturbationCollator
+from pretrain.train.config import TrainConfig
 from pretrain.data import ManifestDataset
-from pretrain.distributed import init_from_env
-from pretrain.evaluation.ablation import SETTINGS
-from pretrain.model import build_model
-from pretrain.objective import compute_losses, freeze_disabled_terms, to_device
-from pretrain.trainer import seed_everything, train, training_objective
+from pretrain.train.distributed import init_from_env
+from pretrain.experiments.ablation import SETTINGS
+from pretrain.model.dual_encoder import build_model
+from pretrain.train.objective import compute_losses, freeze_disabled_terms, to_device
+from pretrain.train.loop import seed_everything, train, training_objective
 
 #: The ablation's four settings, and the one it leaves out (no global term).
 ALL_SETTINGS = {**SETTINGS, "no_global": {"use_global": False, "use_local": True, "use_pert": True}}
@@ -67,7 +67,7 @@ def global_batch_agreement(base: TrainConfig) -> dict[str, float]:
     one.eval()
     freeze_disabled_terms(one, config)
     full = to_device(collator([dataset[i] for i in range(world * b)]), torch.device("cpu"))
-    with mock.patch("pretrain.losses.gather_with_grad", lambda x: (x, 0)):  # one process: nothing to gather
+    with mock.patch("pretrain.model.losses.gather_with_grad", lambda x: (x, 0)):  # one process: nothing to gather
         reference = compute_losses(one, full, config)
     reference["loss"].backward()
     grads = {n: p.grad for n, p in one.named_parameters() if p.grad is not None}

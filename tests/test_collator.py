@@ -14,8 +14,8 @@ import torch
 
 from perturb import PERTURBATIONS, ParsedReport
 from perturb.cache import ParseCache, write_parse_cache
-from pretrain.collator import CollatorError, PerturbationCollator, epoch_seed, tokenize_reports
-from pretrain.encoders import load_tokenizer
+from pretrain.train.collator import CollatorError, PerturbationCollator, epoch_seed, tokenize_reports
+from pretrain.model.encoders import load_tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -179,8 +179,8 @@ BLOCKED_SPACY = textwrap.dedent(
 
     import torch
     from torch.utils.data import DataLoader
-    from pretrain.collator import PerturbationCollator
-    from pretrain.encoders import load_tokenizer
+    from pretrain.train.collator import PerturbationCollator
+    from pretrain.model.encoders import load_tokenizer
 
     cache_path, texts = sys.argv[1], sys.argv[2:]
     items = [{"id": f"r{i}", "image": torch.zeros(3, 4, 4), "text": t, "tags": []} for i, t in enumerate(texts)]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pretrain.data.findings import KINDS, drawable
-from pretrain.data.phantom import render_phantom, save_png, seed_for
+from pretrain.phantoms.findings import KINDS, drawable
+from pretrain.phantoms.phantom import render_phantom, save_png, seed_for
 from pretrain.data.tags import parse_tag
 
 SIZE = 96
@@ -154,10 +154,10 @@ def test_pneumothorax_darkens_the_apex_of_its_side():
 
 def test_pneumothorax_hides_lung_markings_in_the_rim():
     def markings(tags):
-        from pretrain.data.anatomy import sample_anatomy
-        from pretrain.data.canvas import Canvas
-        from pretrain.data.findings import plan_findings
-        from pretrain.data.thorax import draw_thorax
+        from pretrain.phantoms.anatomy import sample_anatomy
+        from pretrain.phantoms.canvas import Canvas
+        from pretrain.phantoms.findings import plan_findings
+        from pretrain.phantoms.thorax import draw_thorax
 
         canvas = Canvas(sample_anatomy(np.random.default_rng(1)), SIZE, np.random.default_rng(2))
         draw_thorax(canvas)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from pretrain.config import TrainConfig
+from pretrain.train.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import pretrain.objective as objective_module
+import pretrain.train.objective as objective_module
 from perturb.cache import write_parse_cache
-from pretrain.checkpoint import list_checkpoints, load_for_eval
-from pretrain.config import ConfigError, TrainConfig
-from pretrain.trainer import NonFiniteLoss, TrainDataError, TrainingStopped, train
+from pretrain.train.checkpoint import list_checkpoints, load_for_eval
+from pretrain.train.config import ConfigError, TrainConfig
+from pretrain.train.loop import NonFiniteLoss, TrainDataError, TrainingStopped, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def phantoms(tmp_path_factory, parser):
     """44 training pairs: the sample reports drawn as 48-px phantoms, and their parse cache."""
-    from pretrain.data.phantom_set import build_phantom_set
+    from pretrain.phantoms.phantom_set import build_phantom_set
     from pretrain.data.reports import read_reports
 
     folder = tmp_path_factory.mktemp("phantoms")
@@ -104,7 +104,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(phantoms, tmp_
 def test_short_run_learns_and_exports_plain_transformers_models(phantoms, tmp_path):
     from transformers import AutoModel, AutoTokenizer
 
-    from pretrain.collator import tokenize_reports
+    from pretrain.train.collator import tokenize_reports
 
     run = train(tiny_config(phantoms, tmp_path / "learn", max_steps=40, batch_size=8, save_every=20,
                             log_every=5, parse_cache=None, warmup_ratio=0.05), quiet=True)

@@ -87,7 +87,7 @@ def openi_manifest(reports: str | os.PathLike[str], images: str | os.PathLike[st
                    valid_fraction: float = VALID_FRACTION) -> AdapterResult:
     """One row per report with text, paired with its first listed image that exists (Open-I
     lists the frontal view first for most studies; reports do not label views)."""
-    from perturb.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     images = Path(images)
     if not images.is_dir():

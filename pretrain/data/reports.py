@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perturb.atomic import open_text
-from perturb.openi import OpenIReport
+from pretrain.data.openi import OpenIReport
 from perturb.parser import text_problem, unicode_problem
 
 

@@ -83,7 +83,7 @@ def _shared_parse_cache(base, out_dir: Path, quiet: bool) -> Path:
     """One parse of every manifest report, shared by all runs and evaluations."""
     from perturb.cache import ParseCache
     from pretrain.data import read_manifest
-    from pretrain.parse_cache import build_parse_cache, missing_records
+    from pretrain.data.parse_cache import build_parse_cache, missing_records
 
     if base.parse_cache:
         return Path(base.parse_cache)
@@ -177,8 +177,8 @@ def run_ablation(
     seed by seed so that an early stop leaves comparable settings. `on_event` gets one line per
     started, skipped or finished run. Parsing, training and evaluation show progress bars (one
     at a time: rich allows a single live display) unless `quiet`."""
-    from pretrain.checkpoint import HEADS_FILE, list_checkpoints, load_for_eval
-    from pretrain.trainer import TrainingStopped, train
+    from pretrain.train.checkpoint import HEADS_FILE, list_checkpoints, load_for_eval
+    from pretrain.train.loop import TrainingStopped, train
 
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:

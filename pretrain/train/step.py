@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from pretrain.config import TrainConfig
-from pretrain.distributed import is_distributed
-from pretrain.model import PretrainModel
-from pretrain.objective import to_device
+from pretrain.train.config import TrainConfig
+from pretrain.train.distributed import is_distributed
+from pretrain.model.dual_encoder import PretrainModel
+from pretrain.train.objective import to_device
 
 
 def autocast(device: torch.device):

@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from pretrain.data.anatomy import SIGN
-from pretrain.data.canvas import SIDES, Canvas
-from pretrain.data.drawing import unit, upsample
+from pretrain.phantoms.anatomy import SIGN
+from pretrain.phantoms.canvas import SIDES, Canvas
+from pretrain.phantoms.drawing import unit, upsample
 
 HILUM_OFFSET = 0.17
 STEP = 0.1

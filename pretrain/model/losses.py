@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from pretrain.distributed import gather_with_grad
+from pretrain.train.distributed import gather_with_grad
 
 #: CLIP's bound on a learnable logit scale (a temperature no lower than 0.01).
 MAX_LOGIT_SCALE = math.log(100.0)

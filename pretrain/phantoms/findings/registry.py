@@ -13,8 +13,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from pretrain.data.anatomy import Anatomy
-from pretrain.data.canvas import Canvas
+from pretrain.phantoms.anatomy import Anatomy
+from pretrain.phantoms.canvas import Canvas
 from pretrain.data.tags import Tag, parse_tag
 
 Adjust = Callable[[Tag, Anatomy], None]

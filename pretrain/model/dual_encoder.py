@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pretrain.encoders import ImageEncoder, TextEncoder
-from pretrain.losses import INIT_TEMPERATURE
+from pretrain.model.encoders import ImageEncoder, TextEncoder
+from pretrain.model.losses import INIT_TEMPERATURE
 
 
 def pool_words(tokens: torch.Tensor, word_ids: torch.Tensor, n_words: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +104,7 @@ class PretrainModel(nn.Module):
 
 def build_model(config) -> tuple[PretrainModel, object]:
     """(model, tokenizer) for a `TrainConfig`: encoders by alias or local directory."""
-    from pretrain.encoders import TEXT_ALIASES, EncoderError, build_image_backbone, build_text_backbone, load_tokenizer
+    from pretrain.model.encoders import TEXT_ALIASES, EncoderError, build_image_backbone, build_text_backbone, load_tokenizer
 
     tokenizer = load_tokenizer(config.tokenizer if config.text_encoder in TEXT_ALIASES else config.text_encoder)
     image = ImageEncoder(build_image_backbone(config.image_encoder, image_size=config.image_size,

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from perturb.atomic import remove_stale
-from pretrain.checkpoint import (
+from pretrain.train.checkpoint import (
     CheckpointError,
     export_final,
     list_checkpoints,
@@ -35,17 +35,17 @@ from pretrain.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from pretrain.collator import PerturbationCollator
-from pretrain.config import ConfigError, TrainConfig
-from pretrain.distributed import DistInfo, any_true, init_from_env, is_distributed
-from pretrain.loading import SeededItems, epoch_loader
-from pretrain.losses import logit_scale
-from pretrain.metrics import MetricsLog, WindowMeans, plot_loss_curve
-from pretrain.model import PretrainModel, build_model
-from pretrain.objective import Objective, freeze_disabled_terms
-from pretrain.optim import build_optimizer, build_scheduler
-from pretrain.parse_cache import build_parse_cache, check_parse_cache, missing_records
-from pretrain.step import clip_and_read, forward_backward
+from pretrain.train.collator import PerturbationCollator
+from pretrain.train.config import ConfigError, TrainConfig
+from pretrain.train.distributed import DistInfo, any_true, init_from_env, is_distributed
+from pretrain.train.loader import SeededItems, epoch_loader
+from pretrain.model.losses import logit_scale
+from pretrain.train.metrics import MetricsLog, WindowMeans, plot_loss_curve
+from pretrain.model.dual_encoder import PretrainModel, build_model
+from pretrain.train.objective import Objective, freeze_disabled_terms
+from pretrain.train.optim import build_optimizer, build_scheduler
+from pretrain.data.parse_cache import build_parse_cache, check_parse_cache, missing_records
+from pretrain.train.step import clip_and_read, forward_backward
 from perturb.cache import ParseCache
 
 #: Settings a resumed run must share with its checkpoint (weights and data position depend on them).

@@ -7,8 +7,8 @@ import math
 
 import torch
 
-from pretrain.config import TrainConfig
-from pretrain.model import PretrainModel
+from pretrain.train.config import TrainConfig
+from pretrain.model.dual_encoder import PretrainModel
 
 
 def param_groups(model: PretrainModel, config: TrainConfig) -> list[dict]:

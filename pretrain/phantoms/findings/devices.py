@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pretrain.data.canvas import Canvas
-from pretrain.data.drawing import ellipse, soft_step, unit
-from pretrain.data.findings.registry import named_sides, register
+from pretrain.phantoms.canvas import Canvas
+from pretrain.phantoms.drawing import ellipse, soft_step, unit
+from pretrain.phantoms.findings.registry import named_sides, register
 from pretrain.data.tags import Tag
 
 METAL = 0.6

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from pretrain.data.anatomy import SIGN, Anatomy
-from pretrain.data.drawing import polyline, smooth_noise, unit
+from pretrain.phantoms.anatomy import SIGN, Anatomy
+from pretrain.phantoms.drawing import polyline, smooth_noise, unit
 
 SIDES = ("right", "left")
 DOME_HALF_WIDTH = 0.36   # a diaphragm dome reaches its costophrenic angle this far from its apex

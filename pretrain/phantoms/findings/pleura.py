@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pretrain.data.anatomy import SIGN
-from pretrain.data.canvas import Canvas
-from pretrain.data.drawing import soft_step, unit
-from pretrain.data.findings.registry import register, severity, sides
+from pretrain.phantoms.anatomy import SIGN
+from pretrain.phantoms.canvas import Canvas
+from pretrain.phantoms.drawing import soft_step, unit
+from pretrain.phantoms.findings.registry import register, severity, sides
 from pretrain.data.tags import Tag
 
 #: Height of the fluid at the chest wall, as a fraction of the lung height, by severity.

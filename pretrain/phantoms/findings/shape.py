@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pretrain.data.anatomy import Anatomy
-from pretrain.data.canvas import Canvas
-from pretrain.data.drawing import ellipse, polyline, soft_step
-from pretrain.data.findings.registry import named_sides, register, severity
+from pretrain.phantoms.anatomy import Anatomy
+from pretrain.phantoms.canvas import Canvas
+from pretrain.phantoms.drawing import ellipse, polyline, soft_step
+from pretrain.phantoms.findings.registry import named_sides, register, severity
 from pretrain.data.tags import Tag
 
 

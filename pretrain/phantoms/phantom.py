@@ -18,10 +18,10 @@ from typing import Iterable
 import numpy as np
 
 from perturb.atomic import temp_prefix
-from pretrain.data.anatomy import sample_anatomy
-from pretrain.data.canvas import Canvas
-from pretrain.data.findings import plan_findings
-from pretrain.data.thorax import draw_thorax
+from pretrain.phantoms.anatomy import sample_anatomy
+from pretrain.phantoms.canvas import Canvas
+from pretrain.phantoms.findings import plan_findings
+from pretrain.phantoms.thorax import draw_thorax
 
 DEFAULT_SIZE = 224
 _UMASK = os.umask(0)

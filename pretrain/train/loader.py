@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from pretrain.collator import PerturbationCollator
-from pretrain.config import TrainConfig
+from pretrain.train.collator import PerturbationCollator
+from pretrain.train.config import TrainConfig
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:

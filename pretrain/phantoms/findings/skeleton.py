@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pretrain.data.anatomy import SIGN, Anatomy
-from pretrain.data.canvas import Canvas
-from pretrain.data.findings.registry import named_sides, register, severity
+from pretrain.phantoms.anatomy import SIGN, Anatomy
+from pretrain.phantoms.canvas import Canvas
+from pretrain.phantoms.findings.registry import named_sides, register, severity
 from pretrain.data.tags import Tag
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pretrain.data.findings import KINDS
-from pretrain.data.phantom import render_phantom, save_png
+from pretrain.phantoms.findings import KINDS
+from pretrain.phantoms.phantom import render_phantom, save_png
 
 
 def gallery_tags() -> list[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from pretrain.data.findings import devices, parenchyma, pleura, shape, skeleton  # noqa: F401
-from pretrain.data.findings.registry import KINDS, Kind, Plan, make_plan, register
-from pretrain.data.findings.vocabulary import classify
+from pretrain.phantoms.findings import devices, parenchyma, pleura, shape, skeleton  # noqa: F401
+from pretrain.phantoms.findings.registry import KINDS, Kind, Plan, make_plan, register
+from pretrain.phantoms.findings.vocabulary import classify
 from pretrain.data.tags import parse_tag
 
 register("normal", "normal")

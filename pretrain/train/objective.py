@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pretrain.config import TrainConfig
-from pretrain.losses import global_loss, local_loss, perturbation_accuracy, perturbation_loss
-from pretrain.model import PretrainModel
+from pretrain.train.config import TrainConfig
+from pretrain.model.losses import global_loss, local_loss, perturbation_accuracy, perturbation_loss
+from pretrain.model.dual_encoder import PretrainModel
 
 BATCH_TENSORS = ("images", "input_ids", "attention_mask", "word_ids", "neg_valid")
 #: The parameters of `PretrainModel` outside the encoders, by the loss term that uses them (the

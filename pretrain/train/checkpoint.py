@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from perturb.atomic import TEMP_SUFFIX, make_temp_dir, temp_prefix
-from pretrain.config import ConfigError, TrainConfig
+from pretrain.train.config import ConfigError, TrainConfig
 
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_FILE = "state.pt"
@@ -164,8 +164,8 @@ def _load_final(path: Path):
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
-    from pretrain.encoders import ImageEncoder, TextEncoder, _without_pooler
-    from pretrain.model import PretrainModel
+    from pretrain.model.encoders import ImageEncoder, TextEncoder, _without_pooler
+    from pretrain.model.dual_encoder import PretrainModel
 
     config = TrainConfig.load(path / "config.toml")
     image_backbone = AutoModel.from_pretrained(path / "image_encoder")
@@ -183,7 +183,7 @@ def _load_final(path: Path):
 
 
 def _load_checkpoint(path: Path):
-    from pretrain.model import build_model
+    from pretrain.model.dual_encoder import build_model
 
     config = TrainConfig.load(path / "config.toml")
     model, tokenizer = build_model(config)

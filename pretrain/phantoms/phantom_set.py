@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pretrain.data.findings import drawable
+from pretrain.phantoms.findings import drawable
 from pretrain.data.images import is_complete_png
 from pretrain.data.manifest import ManifestRow, write_manifest
-from pretrain.data.phantom import DEFAULT_SIZE, render_phantom, save_png, seed_for
+from pretrain.phantoms.phantom import DEFAULT_SIZE, render_phantom, save_png, seed_for
 from perturb.atomic import remove_stale
-from perturb.openi import OpenIReport
+from pretrain.data.openi import OpenIReport
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
 
 IMAGE_FOLDER = "images"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pretrain.data.canvas import SIDES, Canvas
-from pretrain.data.drawing import ellipse, polyline, soft_step, unit
-from pretrain.data.vessels import draw_vessels
+from pretrain.phantoms.canvas import SIDES, Canvas
+from pretrain.phantoms.drawing import ellipse, polyline, soft_step, unit
+from pretrain.phantoms.vessels import draw_vessels
 
 
 def draw_thorax(canvas: Canvas) -> None:
