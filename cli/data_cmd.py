@@ -15,7 +15,7 @@ from rich.table import Table
 
 from cli.app import data_app
 from cli.console import print_problems, print_table, stderr_console
-from cli.errors import DataError, UsageError, reported_errors
+from cli.errors import UsageError, reported_errors
 from cli.paths import check_outputs
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
@@ -40,16 +40,11 @@ def openi_command(
       radperturb data openi -o openi.jsonl --source torchxrayvision-1.5.7-py3-none-any.whl
     """
     from perturb.atomic import atomic_open
-    from pretrain.data.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import load_openi
 
     with reported_errors("data openi"):
         check_outputs({"--output": output}, [source])
-        try:
-            reports = load_openi(source)
-        except OpenIUnavailable as err:
-            raise UsageError(str(err)) from None
-        except ValueError as err:          # a broken XML file inside the archive
-            raise DataError(str(err)) from None
+        reports = load_openi(source)
         with atomic_open(output, "w") as stream:
             for report in reports:
                 stream.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
@@ -133,12 +128,9 @@ def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int,
                     workers: int, test_fraction: float, valid_fraction: float,
                     quiet: bool) -> None:
     from pretrain.phantoms.phantom_set import build_phantom_set
-    from pretrain.data.reports import ReportsFileError, read_reports
+    from pretrain.data.reports import read_reports
 
-    try:
-        reports, rejects = read_reports(reports_path)
-    except ReportsFileError as err:
-        raise UsageError(str(err)) from None
+    reports, rejects = read_reports(reports_path)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
     console = stderr_console()
@@ -213,8 +205,7 @@ def manifest_command(
       radperturb data manifest --from chexpert --root CheXpert-v1.0-small \
         --reports df_chexpert_plus.csv -o chexpert.csv
     """
-    from pretrain.data.adapters import (AdapterError, chexpert_manifest, mimic_manifest,
-                                        openi_manifest)
+    from pretrain.data.adapters import chexpert_manifest, mimic_manifest, openi_manifest
     from pretrain.data.manifest import write_manifest
 
     with reported_errors("data manifest"):
@@ -225,16 +216,13 @@ def manifest_command(
         if keep_without_text and source != "chexpert":
             raise UsageError("--keep-without-text applies to --from chexpert only")
         check_outputs({"--output": output}, [reports])
-        try:
-            if source == "openi":
-                result = openi_manifest(reports, root, output.parent)
-            elif source == "mimic":
-                result = mimic_manifest(root, output.parent, reports=reports)
-            else:
-                result = chexpert_manifest(root, output.parent, reports=reports,
-                                           keep_without_text=keep_without_text)
-        except AdapterError as err:
-            raise DataError(str(err)) from None
+        if source == "openi":
+            result = openi_manifest(reports, root, output.parent)
+        elif source == "mimic":
+            result = mimic_manifest(root, output.parent, reports=reports)
+        else:
+            result = chexpert_manifest(root, output.parent, reports=reports,
+                                       keep_without_text=keep_without_text)
         write_manifest(output, result.rows)
         if not quiet:
             splits = Counter(row.split for row in result.rows)

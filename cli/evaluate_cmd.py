@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cli.app import app
 from cli.console import print_table, stderr_console
-from cli.errors import DataError, UsageError, reported_errors
+from cli.errors import UsageError, reported_errors
 from cli.paths import check_outputs
 
 benchmark_app = typer.Typer(help="Train and evaluate several settings on the same data and seeds.",
@@ -64,16 +64,12 @@ def _quiet_transformers() -> None:
 
 
 def _load_checkpoint(checkpoint: Path, device: str):
-    from pretrain.train.checkpoint import CheckpointError, load_for_eval
-    from pretrain.train.config import ConfigError
+    from pretrain.train.checkpoint import load_for_eval
 
     if not checkpoint.exists():
         raise UsageError(f"no such checkpoint or run folder: {checkpoint}")
     _quiet_transformers()
-    try:
-        model, tokenizer, config = load_for_eval(checkpoint)
-    except (CheckpointError, ConfigError) as err:
-        raise DataError(str(err)) from None
+    model, tokenizer, config = load_for_eval(checkpoint)
     return model.to(device), tokenizer, config
 
 
@@ -181,11 +177,9 @@ def evaluate_command(
     """
     with reported_errors("evaluate"):
         from perturb import resolve_kinds
-        from pretrain.data.images import ImageError
-        from pretrain.data.manifest import ManifestError
         from pretrain.evaluation.io import staged_progress, write_json
         from pretrain.evaluation.plots import plot_classification, plot_retrieval, plot_semantic
-        from pretrain.evaluation.runner import EvalOptions, EvaluationError, evaluate_loaded
+        from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 
         split = _split_option(split, "--split")
         probe = None if probe_split == "none" else _split_option(probe_split, "--probe-split")
@@ -200,11 +194,8 @@ def evaluate_command(
         options = EvalOptions(split=split, probe_split=probe, kinds=names, seed=seed,
                               batch_size=batch_size, device=device,
                               parse_cache=None if parse_cache is None else str(parse_cache))
-        try:
-            with staged_progress(quiet) as advance:
-                result = evaluate_loaded(model, tokenizer, config, manifest, options, advance)
-        except (ManifestError, EvaluationError, ImageError) as err:
-            raise DataError(str(err)) from None
+        with staged_progress(quiet) as advance:
+            result = evaluate_loaded(model, tokenizer, config, manifest, options, advance)
         result["checkpoint"] = str(checkpoint)
         outputs = [
             write_json(out / "evaluation.json", result),
@@ -245,7 +236,7 @@ def explain_command(
       radperturb explain runs/ours/final -i cxr.png -r @report.txt -o alignment.png
     """
     with reported_errors("explain"):
-        from pretrain.evaluation.explain import ExplainError, explain_pair
+        from pretrain.evaluation.explain import explain_pair
         from pretrain.evaluation.plots import plot_word_heatmaps
 
         if report.startswith("@"):
@@ -258,10 +249,7 @@ def explain_command(
         check_outputs({"--out": out}, [image])
         device = _device(device)
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
-        try:
-            explanation = explain_pair(model, tokenizer, config, image, report, device=device)
-        except ExplainError as err:
-            raise DataError(str(err)) from None
+        explanation = explain_pair(model, tokenizer, config, image, report, device=device)
         captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
         plot_word_heatmaps(explanation.image, explanation.words, explanation.heatmaps, out, captions,
                            columns)
@@ -301,25 +289,22 @@ def evaluate_nli_command(
     """
     with reported_errors("evaluate-nli"):
         from pretrain.evaluation.io import progress_bar, write_json
-        from pretrain.evaluation.nli import NLIConfig, NLIError, fine_tune_nli, load_nli
+        from pretrain.evaluation.nli import NLIConfig, fine_tune_nli, load_nli
         from pretrain.evaluation.plots import plot_loss
 
         _quiet_transformers()
-        try:
-            train_pairs, train_rejects = load_nli(train)
-            test_pairs, test_rejects = load_nli(test)
-            config = NLIConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
-                               seed=seed, device=_device(device))
-            with progress_bar(quiet) as progress:
-                task = progress.add_task("fine-tuning", total=None)
+        train_pairs, train_rejects = load_nli(train)
+        test_pairs, test_rejects = load_nli(test)
+        config = NLIConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                           seed=seed, device=_device(device))
+        with progress_bar(quiet) as progress:
+            task = progress.add_task("fine-tuning", total=None)
 
-                def on_step(step: int, total: int, loss: float) -> None:
-                    progress.update(task, completed=step, total=total,
-                                    description=f"fine-tuning (loss {loss:.3f})")
+            def on_step(step: int, total: int, loss: float) -> None:
+                progress.update(task, completed=step, total=total,
+                                description=f"fine-tuning (loss {loss:.3f})")
 
-                result = fine_tune_nli(encoder_dir, train_pairs, test_pairs, config, on_step)
-        except NLIError as err:
-            raise DataError(str(err)) from None
+            result = fine_tune_nli(encoder_dir, train_pairs, test_pairs, config, on_step)
         record = {**result.to_dict(), "encoder": str(encoder_dir), "train": str(train),
                   "test": str(test), "rejected_rows": {"train": train_rejects, "test": test_rejects},
                   "config": vars(config)}
@@ -348,7 +333,7 @@ def _seed_list(value: str) -> list[int]:
 
 
 def _base_config(config_file: Path | None, overrides: dict):
-    from pretrain.train.config import ConfigError, TrainConfig
+    from pretrain.train.config import TrainConfig
 
     try:
         base = TrainConfig.load(config_file) if config_file is not None else TrainConfig()
@@ -359,8 +344,6 @@ def _base_config(config_file: Path | None, overrides: dict):
             raise UsageError("give --manifest (or a config file that names one)")
         _existing(Path(base.manifest), "--manifest")
         base.validate()
-    except ConfigError as err:
-        raise UsageError(str(err)) from None
     except UnicodeDecodeError:
         raise UsageError(f"{config_file}: not UTF-8 text, not a TOML config") from None
     return base
@@ -460,16 +443,8 @@ def ablation_command(
       radperturb benchmark ablation -m phantoms/manifest.jsonl --settings clip,ours --seeds 0 --max-steps 50 --image-encoder tiny-resnet --text-encoder tiny-bert --image-size 64
     """
     with reported_errors("benchmark ablation"):
-        from pretrain.train.checkpoint import CheckpointError
-        from pretrain.train.collator import CollatorError
-        from pretrain.train.config import ConfigError
-        from pretrain.data.images import ImageError
-        from pretrain.data.manifest import ManifestError
-        from pretrain.model.encoders import EncoderError
-        from pretrain.experiments.ablation import SETTINGS, AblationError, run_ablation
-        from pretrain.evaluation.runner import EvalOptions, EvaluationError
-        from pretrain.data.parse_cache import ParseCacheMismatch
-        from pretrain.train.loop import NonFiniteLoss
+        from pretrain.evaluation.runner import EvalOptions
+        from pretrain.experiments.ablation import SETTINGS, run_ablation
 
         seed_list = _seed_list(seeds)
         names = list(dict.fromkeys(s.strip() for s in settings.split(",") if s.strip()))
@@ -490,15 +465,9 @@ def ablation_command(
         options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
         _quiet_transformers()
         console = stderr_console()
-        try:
-            outcome = run_ablation(
-                base, names, seed_list, out, options, time_budget_s=time_budget, quiet=quiet,
-                on_event=lambda line: console.print(f"[bold]ablation[/bold] {line}", highlight=False))
-        except (AblationError, ConfigError, EncoderError) as err:
-            raise UsageError(str(err)) from None
-        except (ManifestError, EvaluationError, CheckpointError, ParseCacheMismatch, CollatorError,
-                ImageError, NonFiniteLoss) as err:
-            raise DataError(str(err)) from None
+        outcome = run_ablation(
+            base, names, seed_list, out, options, time_budget_s=time_budget, quiet=quiet,
+            on_event=lambda line: console.print(f"[bold]ablation[/bold] {line}", highlight=False))
         print_table(_ablation_table(out / "ablation.json"))
         if outcome.pending:
             console.print(f"{len(outcome.pending)} run(s) still to do (next: {outcome.pending[0]}); "

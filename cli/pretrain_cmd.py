@@ -15,7 +15,7 @@ import typer
 
 from cli.app import app
 from cli.console import print_problems, stderr_console
-from cli.errors import DataError, UsageError, reported_errors
+from cli.errors import UsageError, reported_errors
 from cli.paths import check_outputs
 
 Opt = typer.Option
@@ -125,7 +125,7 @@ def _resolve_config(config_file: Path | None, flags: dict[str, Any], resume: boo
     """Flags over --config, else over the run folder's config.toml when resuming, over defaults."""
     from dataclasses import asdict
 
-    from pretrain.train.config import ConfigError, TrainConfig
+    from pretrain.train.config import TrainConfig
 
     given = {k: str(v) if isinstance(v, Path) else v for k, v in flags.items() if v is not None}
     try:
@@ -137,8 +137,6 @@ def _resolve_config(config_file: Path | None, flags: dict[str, Any], resume: boo
             if saved.is_file():
                 base = asdict(TrainConfig.load(saved))
         return TrainConfig.from_dict({**base, **given}, where="command line").validate()
-    except ConfigError as err:
-        raise UsageError(str(err)) from None
     except UnicodeDecodeError:
         raise UsageError(f"{config_file}: not UTF-8 text, not a TOML config") from None
 
@@ -153,20 +151,11 @@ def _check_paths(config) -> None:
 
 
 def _train(config, resume: bool, quiet: bool) -> Path:
-    """Run the trainer; its errors become one line and an exit status."""
-    from pretrain.train.checkpoint import CheckpointError
-    from pretrain.train.collator import CollatorError
-    from pretrain.train.config import ConfigError
-    from pretrain.model.encoders import EncoderError
-    from pretrain.data.parse_cache import ParseCacheMismatch
-    from pretrain.train.loop import NonFiniteLoss, TrainDataError, TrainingStopped, train
+    """Run the trainer; a stop signal ends the command with the signal's status."""
+    from pretrain.train.loop import TrainingStopped, train
 
     try:
         return train(config, resume=resume, quiet=quiet)
-    except (ConfigError, EncoderError, CheckpointError) as err:
-        raise UsageError(str(err)) from None
-    except (TrainDataError, ParseCacheMismatch, CollatorError, NonFiniteLoss) as err:
-        raise DataError(str(err)) from None
     except TrainingStopped as err:
         typer.echo(f"radperturb pretrain: {err}", err=True)
         raise typer.Exit(err.exit_code) from None
@@ -205,7 +194,7 @@ def pretrain_cache_command(
 
       radperturb pretrain-cache data/openi.jsonl -o openi-parses.jsonl.gz --workers 4
     """
-    from pretrain.data.manifest import ManifestError, read_manifest
+    from pretrain.data.manifest import read_manifest
     from pretrain.data.parse_cache import build_parse_cache
 
     with reported_errors("pretrain-cache"):
@@ -215,10 +204,7 @@ def pretrain_cache_command(
             raise UsageError(f"{manifest}: no such manifest")
         check_outputs({"--output": output}, [manifest])
         rejects: list[str] = []
-        try:
-            rows = [r for r in read_manifest(manifest, rejects=rejects) if split == "all" or r.split == split]
-        except ManifestError as err:
-            raise DataError(str(err)) from None
+        rows = [r for r in read_manifest(manifest, rejects=rejects) if split == "all" or r.split == split]
         records = [(r.id, r.text) for r in rows if r.text.strip()]
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

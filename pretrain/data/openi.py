@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perturb.atomic import atomic_open
+from perturb.errors import DataError, UsageError
 
 TGZ_MEMBER = "torchxrayvision/data/NLMCXR_reports.tgz"
 TGZ_NAME = "NLMCXR_reports.tgz"
 
 
-class OpenIUnavailable(RuntimeError):
+class OpenIUnavailable(UsageError):
     """The reports could not be found or fetched; the message says what to do."""
 
 
@@ -63,7 +64,7 @@ def parse_report_xml(data: bytes, name: str = "") -> OpenIReport:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as err:
-        raise ValueError(f"{name}: not valid XML ({err})") from None
+        raise DataError(f"{name}: not valid XML ({err})") from None
     uid = root.find("uId")
     report_id = uid.get("id") if uid is not None and uid.get("id") else Path(name).stem
     sections = {

@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from perturb.cache import ParseCache, ParseCacheWriter
+from perturb.errors import DataError
 
 
-class ParseCacheMismatch(ValueError):
+class ParseCacheMismatch(DataError):
     """A given parse cache that lacks some of the run's reports."""
 
 

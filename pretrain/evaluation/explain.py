@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from perturb.errors import DataError
 
-class ExplainError(ValueError):
+
+class ExplainError(DataError):
     """The pair cannot be explained (empty report, unreadable image); one line for the user."""
 
 

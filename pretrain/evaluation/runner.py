@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from perturb.errors import DataError
 import perturb
 from pretrain.evaluation.classification import linear_probe_report, zero_shot_report
 from pretrain.evaluation.labels import label_matrix
@@ -27,7 +28,7 @@ from pretrain.evaluation.semantic import (
 )
 
 
-class EvaluationError(ValueError):
+class EvaluationError(DataError):
     """Evaluation cannot run on this input; the message is one line for the user."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from perturb.errors import UsageError
 from pretrain.evaluation.io import staged_progress, write_json, write_text
 from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 from pretrain.evaluation.summary import HEADLINE_METRICS, headline, markdown_table, mean_std
@@ -36,7 +37,7 @@ MAY_DIFFER = ("seed", "out_dir", "device", "num_workers", "save_every", "log_eve
 PLAN_FILE = "ablation_plan.json"
 
 
-class AblationError(ValueError):
+class AblationError(UsageError):
     """The ablation cannot go on as asked; one line for the user."""
 
 

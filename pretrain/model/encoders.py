@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from perturb.errors import UsageError
+
 MINILM_ALIASES = ("minilm", "all-MiniLM-L6-v2")
 #: Image backbones built from a config, randomly initialised (no ImageNet weights offline).
 IMAGE_ALIASES = ("resnet50", "tiny-resnet", "vit-base", "tiny-vit")
@@ -22,7 +24,7 @@ IMAGE_ALIASES = ("resnet50", "tiny-resnet", "vit-base", "tiny-vit")
 TEXT_ALIASES = ("bert-base-random", "tiny-bert")
 
 
-class EncoderError(ValueError):
+class EncoderError(UsageError):
     """An encoder name that is neither an alias nor a usable local model directory."""
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from perturb.atomic import TEMP_SUFFIX, make_temp_dir, temp_prefix
+from perturb.errors import DataError
 from pretrain.train.config import ConfigError, TrainConfig
 
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -33,7 +34,7 @@ STATE_FILE = "state.pt"
 HEADS_FILE = "heads.safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DataError):
     """A checkpoint or exported model that cannot be found or used."""
 
 
@@ -204,8 +205,10 @@ def load_for_eval(path: str | os.PathLike[str]):
         path = checkpoints[-1]
     try:
         model, tokenizer, config = _load_final(path) if (path / HEADS_FILE).is_file() else _load_checkpoint(path)
-    except (CheckpointError, ConfigError):
+    except CheckpointError:
         raise
+    except ConfigError as err:  # its config.toml: a damaged file, not a wrong request
+        raise CheckpointError(str(err)) from None
     except Exception as err:  # a truncated safetensors, weights of another size or encoder, ...
         raise CheckpointError(f"{path}: cannot load the model ({_first_line(err)})") from None
     return model.eval(), tokenizer, config

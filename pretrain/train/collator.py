@@ -20,10 +20,11 @@ import torch
 
 from perturb import ParsedReport, Request, apply, apply_requests, resolve_kinds
 from perturb.cache import ParseCache
+from perturb.errors import DataError
 from perturb.seeding import key_hash, stream
 
 
-class CollatorError(ValueError):
+class CollatorError(DataError):
     """A record the collator cannot turn into a training sample; the message names it."""
 
 

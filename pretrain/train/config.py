@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from perturb.atomic import atomic_open
+from perturb.errors import UsageError
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A setting that cannot work; the message names it."""
 
 

@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from perturb.atomic import remove_stale
+from perturb.errors import DataError
 from pretrain.train.checkpoint import (
     CheckpointError,
     export_final,
@@ -62,11 +63,11 @@ class TrainingStopped(Exception):
         self.step, self.checkpoint, self.exit_code = step, checkpoint, 128 + signum
 
 
-class TrainDataError(ValueError):
+class TrainDataError(DataError):
     """Training data that cannot be used (unreadable manifest, too few pairs)."""
 
 
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(DataError):
     """The loss or gradient became NaN/inf; the update was not applied."""
 
 
@@ -232,7 +233,7 @@ class _Run:
                     print(f"radperturb pretrain: warning: {err}; trying the checkpoint before it",
                           file=sys.stderr, flush=True)
         if state is None:
-            raise CheckpointError(f"{self.run_dir}: none of its {len(checkpoints)} checkpoints can be loaded")
+            raise ConfigError(f"{self.run_dir}: none of its {len(checkpoints)} checkpoints can be loaded")
         saved = TrainConfig.from_dict(state["config"])
         for name in RESUME_INVARIANTS:
             if getattr(saved, name) != getattr(self.config, name):
@@ -247,7 +248,7 @@ class _Run:
             self.step, self.epoch, self.step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
             restore_rng_state(state["rng"][self.info.rank])
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
-            raise CheckpointError(f"{checkpoint}: does not fit this run ({type(err).__name__}: "
+            raise ConfigError(f"{checkpoint}: does not fit this run ({type(err).__name__}: "
                                   f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
         if self.info.is_main:
             self.metrics.truncate_after(self.step)
