@@ -29,26 +29,13 @@ ProbeSplitOption = Annotated[str, typer.Option(
 
 
 def _device(name: str) -> str:
-    """`auto` → cuda when available, else cpu; anything else must be a device torch knows and
-    this machine has."""
-    import torch
+    """The device `--device` names (see `pretrain.device.resolve_device`), as torch writes it."""
+    from pretrain.device import DeviceError, resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"unknown --device {name!r}; try auto, cpu or cuda") from None
-    if device.type == "cpu":
-        return name
-    backend = getattr(torch, device.type, None) if device.type != "mps" else torch.backends.mps
-    available = getattr(backend, "is_available", lambda: False)()
-    if not available:
-        raise UsageError(f"--device {name}: no {device.type} device on this machine; try auto or cpu")
-    count = getattr(backend, "device_count", lambda: 1)()
-    if device.index is not None and device.index >= count:
-        raise UsageError(f"--device {name}: this machine has {count} {device.type} device(s)")
-    return name
+        return str(resolve_device(name))
+    except DeviceError as err:
+        raise UsageError(f"--device {err.name}: {err.reason}") from None
 
 
 def _fraction(value: float | None) -> str:

@@ -27,6 +27,7 @@ from torch.utils.data import DistributedSampler
 
 from perturb.atomic import remove_stale
 from perturb.errors import DataError
+from pretrain.device import resolve_device
 from pretrain.train.checkpoint import (
     CheckpointError,
     export_final,
@@ -69,20 +70,6 @@ class TrainDataError(DataError):
 
 class NonFiniteLoss(DataError):
     """The loss or gradient became NaN/inf; the update was not applied."""
-
-
-def resolve_device(name: str, info: DistInfo) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {name!r} requested but no CUDA GPU is available")
-        device = torch.device(f"cuda:{info.local_rank}" if name == "cuda" else name)
-        torch.cuda.set_device(device)
-        return device
-    if name != "cpu":
-        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
-    return torch.device("cpu")
 
 
 def seed_everything(seed: int) -> None:
@@ -368,5 +355,5 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False) -> 
     if not config.manifest:
         raise ConfigError("no training data: give a manifest")
     info = init_from_env("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
-    device = resolve_device(config.device, info)
+    device = resolve_device(config.device, info.local_rank)
     return _Run(config, info, device, quiet).fit(resume)
