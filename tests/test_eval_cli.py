@@ -168,7 +168,7 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, mo
 
 
 def test_a_spent_time_budget_sends_the_stop_request():
-    from pretrain.experiments.ablation import _StopFlag
+    from pretrain.experiments.ablation import TimeBudget
 
-    with _StopFlag(0.05) as stop:
+    with TimeBudget(0.05) as stop:
         assert stop.event.wait(timeout=10), "no SIGTERM arrived after the budget was spent"

@@ -4,15 +4,13 @@ seeds, summarised as mean ± std over seeds.
 Runs are resumable one (setting, seed) at a time, because on a shared GPU the ablation is run in
 short calls: a finished run (its result JSON exists) is skipped, a trained but unevaluated one is
 only evaluated, and an interrupted one resumes from its last checkpoint. SIGTERM (or the time
-budget, which sends it) lets the current training save a checkpoint and stops the ablation
+budget running out) lets the current training save a checkpoint and stops the ablation
 cleanly; the summary is rewritten after every finished run, so partial tables are never lost.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +21,7 @@ from perturb.errors import UsageError
 from pretrain.evaluation.io import staged_progress, write_json, write_text
 from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 from pretrain.evaluation.summary import HEADLINE_METRICS, headline, markdown_table, mean_std
+from pretrain.train.stop import stop_requests
 
 #: Setting → which loss terms are on (global InfoNCE, GLoRIA local, perturbation).
 SETTINGS: dict[str, dict[str, bool]] = {
@@ -97,41 +96,28 @@ def _shared_parse_cache(base, out_dir: Path, quiet: bool) -> Path:
     return path
 
 
-class _StopFlag:
-    """Set by SIGTERM while the ablation runs. Training installs its own SIGTERM handler (save a
-    checkpoint, raise `TrainingStopped`); elsewhere this one just asks the loop to stop. Once the
-    time budget is spent, SIGTERM is sent every few seconds until the ablation returns, so a
-    budget that runs out while a run is being set up still reaches its training loop."""
-
-    RESEND_S = 5.0
+class TimeBudget:
+    """The ablation's stop request (`stop_requests`: SIGTERM or SIGHUP), also set once
+    `budget_s` seconds have passed. Each training gets the same request, so a stop that comes
+    while a run is being set up still reaches its training loop."""
 
     def __init__(self, budget_s: float | None) -> None:
-        self.event = threading.Event()
         self.budget_s = budget_s
-        self.finished = threading.Event()
-        self.previous = None
-        self.sender: threading.Thread | None = None
+        self._requests = stop_requests()
+        self._timer: threading.Timer | None = None
 
-    def _send_after_budget(self) -> None:
-        delay = self.budget_s
-        while not self.finished.wait(delay):
-            os.kill(os.getpid(), signal.SIGTERM)
-            delay = self.RESEND_S
-
-    def __enter__(self) -> "_StopFlag":
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, lambda *_: self.event.set())
-            if self.budget_s is not None:
-                self.sender = threading.Thread(target=self._send_after_budget, daemon=True)
-                self.sender.start()
+    def __enter__(self) -> "TimeBudget":
+        self.event = self._requests.__enter__()
+        if self.budget_s is not None:
+            self._timer = threading.Timer(self.budget_s, self.event.request)
+            self._timer.daemon = True
+            self._timer.start()
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.finished.set()
-        if self.sender is not None:
-            self.sender.join()
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._requests.__exit__(*exc)
 
 
 def write_summary(out_dir: Path, settings: Sequence[str], seeds: Sequence[int]) -> list[Path]:
@@ -191,7 +177,7 @@ def run_ablation(
     eval_options = replace(eval_options, parse_cache=str(parse_cache))
     order = [(setting, seed) for seed in seeds for setting in settings]
     finished: list[str] = []
-    with _StopFlag(time_budget_s) as stop:
+    with TimeBudget(time_budget_s) as stop:
         for setting, seed in order:
             name = run_name(setting, seed)
             result_path = out_dir / "results" / f"{name}.json"
@@ -208,7 +194,7 @@ def run_ablation(
                 resume = bool(list_checkpoints(run_dir))
                 on_event(f"{name}: {'resuming' if resume else 'training'}")
                 try:
-                    train(config, resume=resume, quiet=quiet)
+                    train(config, resume=resume, quiet=quiet, stop=stop.event)
                 except TrainingStopped as err:
                     on_event(f"{name}: stopped after step {err.step}; its checkpoint is saved and "
                              "the next call resumes it")

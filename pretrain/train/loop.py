@@ -48,6 +48,7 @@ from pretrain.train.objective import Objective, freeze_disabled_terms
 from pretrain.train.optim import build_optimizer, build_scheduler
 from pretrain.data.parse_cache import build_parse_cache, check_parse_cache, missing_records
 from pretrain.train.step import clip_and_read, forward_backward
+from pretrain.train.stop import StopRequest, stop_requests
 from perturb.cache import ParseCache
 
 #: Settings a resumed run must share with its checkpoint (weights and data position depend on them).
@@ -76,36 +77,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-#: Signals that make training save a checkpoint and stop (a scheduler's kill, a closed terminal).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-class StopRequest(threading.Event):
-    """Set by a stop signal; `signum` says which (SIGTERM when another rank asked)."""
-
-    signum: int = signal.SIGTERM
-
-    def __call__(self, signum: int, _frame) -> None:
-        self.signum = signum
-        self.set()
-
-
-@contextlib.contextmanager
-def sigterm_flag() -> Iterator[StopRequest]:
-    """A `StopRequest` set by SIGTERM or SIGHUP while the block runs (the previous handlers are
-    restored after)."""
-    event = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield event
-        return
-    previous = {s: signal.signal(s, event) for s in STOP_SIGNALS}
-    try:
-        yield event
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def _progress(quiet: bool):
@@ -284,7 +255,7 @@ class _Run:
                 "temp_pert": 1 / float(logit_scale(self.raw.log_scale_pert.detach())),
                 "time": round(elapsed, 3)}
 
-    def fit(self, resume: bool) -> Path:
+    def fit(self, resume: bool, stop: StopRequest | None = None) -> Path:
         config = self.config
         if resume:
             self._resume()
@@ -298,7 +269,7 @@ class _Run:
         samples_per_step = config.batch_size * config.grad_accum * self.info.world_size
         window = WindowMeans()
         started = time.perf_counter()
-        with sigterm_flag() as sigterm, _progress(self.quiet or not self.info.is_main) as progress:
+        with stop_requests(stop) as sigterm, _progress(self.quiet or not self.info.is_main) as progress:
             task = progress.add_task("pretraining", total=self.total_steps, completed=self.step, losses="", rate=0.0)
             while self.step < self.total_steps:
                 loader = epoch_loader(self.items, self.sampler, self.collator, config, self.epoch,
@@ -349,11 +320,12 @@ def training_objective(model: PretrainModel, config: TrainConfig, device: torch.
                                    find_unused_parameters=not every_term)
 
 
-def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False) -> Path:
-    """Run (or with `resume`, continue) pretraining; returns the run folder."""
+def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False, stop: StopRequest | None = None) -> Path:
+    """Run (or with `resume`, continue) pretraining; returns the run folder. SIGTERM or SIGHUP
+    (or a set `stop`, when given) saves a checkpoint and raises `TrainingStopped`."""
     config.validate()
     if not config.manifest:
         raise ConfigError("no training data: give a manifest")
     info = init_from_env("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
     device = resolve_device(config.device, info.local_rank)
-    return _Run(config, info, device, quiet).fit(resume)
+    return _Run(config, info, device, quiet).fit(resume, stop)
