@@ -17,6 +17,7 @@ from cli.app import data_app
 from cli.console import print_problems, print_table, stderr_console
 from cli.errors import UsageError, reported_errors
 from cli.paths import check_outputs
+from cli.progress import stage_progress
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 
@@ -133,16 +134,15 @@ def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int,
     reports, rejects = read_reports(reports_path)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
-    console = stderr_console()
     start = time.monotonic()
-    with _progress(console, quiet) as progress:
-        task = progress.add_task("rendering", total=len(reports))
+    with stage_progress(quiet) as progress:
         summary = build_phantom_set(
             reports, out, manifest, size=size, seed=seed, workers=workers,
             test_fraction=test_fraction, valid_fraction=valid_fraction,
-            on_done=lambda n: progress.advance(task, n))
+            on_done=lambda n: progress("rendering", n, len(reports)))
     if quiet:
         return
+    console = stderr_console()
     elapsed = time.monotonic() - start
     console.print(
         f"{summary.rows:,} image–report pairs in {manifest} ({summary.written:,} rendered, "
@@ -160,15 +160,6 @@ def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int,
         if rest > 0:
             table.caption = f"and {rest:,} more tags"
         print_table(table, stderr=True)
-
-
-def _progress(console, quiet: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    return Progress("[bold]{task.description}", BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), "ETA", TimeRemainingColumn(), console=console,
-                    disable=quiet or not console.is_terminal)
 
 
 @data_app.command("manifest")

@@ -13,6 +13,7 @@ from cli.app import app
 from cli.console import print_table, stderr_console
 from cli.errors import UsageError, reported_errors
 from cli.paths import check_outputs
+from cli.progress import stage_progress
 
 benchmark_app = typer.Typer(help="Train and evaluate several settings on the same data and seeds.",
                             no_args_is_help=True)
@@ -164,7 +165,7 @@ def evaluate_command(
     """
     with reported_errors("evaluate"):
         from perturb import resolve_kinds
-        from pretrain.evaluation.io import staged_progress, write_json
+        from pretrain.evaluation.io import write_json
         from pretrain.evaluation.plots import plot_classification, plot_retrieval, plot_semantic
         from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 
@@ -181,8 +182,8 @@ def evaluate_command(
         options = EvalOptions(split=split, probe_split=probe, kinds=names, seed=seed,
                               batch_size=batch_size, device=device,
                               parse_cache=None if parse_cache is None else str(parse_cache))
-        with staged_progress(quiet) as advance:
-            result = evaluate_loaded(model, tokenizer, config, manifest, options, advance)
+        with stage_progress(quiet) as progress:
+            result = evaluate_loaded(model, tokenizer, config, manifest, options, progress)
         result["checkpoint"] = str(checkpoint)
         outputs = [
             write_json(out / "evaluation.json", result),
@@ -275,7 +276,7 @@ def evaluate_nli_command(
       radperturb evaluate-nli ./my_bert --train radnli_dev.jsonl --test radnli_test.jsonl --epochs 5
     """
     with reported_errors("evaluate-nli"):
-        from pretrain.evaluation.io import progress_bar, write_json
+        from pretrain.evaluation.io import write_json
         from pretrain.evaluation.nli import NLIConfig, fine_tune_nli, load_nli
         from pretrain.evaluation.plots import plot_loss
 
@@ -284,14 +285,9 @@ def evaluate_nli_command(
         test_pairs, test_rejects = load_nli(test)
         config = NLIConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                            seed=seed, device=_device(device))
-        with progress_bar(quiet) as progress:
-            task = progress.add_task("fine-tuning", total=None)
-
-            def on_step(step: int, total: int, loss: float) -> None:
-                progress.update(task, completed=step, total=total,
-                                description=f"fine-tuning (loss {loss:.3f})")
-
-            result = fine_tune_nli(encoder_dir, train_pairs, test_pairs, config, on_step)
+        with stage_progress(quiet) as progress:
+            result = fine_tune_nli(encoder_dir, train_pairs, test_pairs, config,
+                                   lambda step, total, loss: progress("fine-tuning", 1, total, {"loss": loss}))
         record = {**result.to_dict(), "encoder": str(encoder_dir), "train": str(train),
                   "test": str(test), "rejected_rows": {"train": train_rejects, "test": test_rejects},
                   "config": vars(config)}
@@ -451,10 +447,11 @@ def ablation_command(
             "parse_cache": parse_cache and str(parse_cache)})
         options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
         _quiet_transformers()
+        with stage_progress(quiet) as progress:
+            outcome = run_ablation(
+                base, names, seed_list, out, options, time_budget_s=time_budget, progress=progress,
+                on_event=lambda line: progress.console.print(f"[bold]ablation[/bold] {line}", highlight=False))
         console = stderr_console()
-        outcome = run_ablation(
-            base, names, seed_list, out, options, time_budget_s=time_budget, quiet=quiet,
-            on_event=lambda line: console.print(f"[bold]ablation[/bold] {line}", highlight=False))
         print_table(_ablation_table(out / "ablation.json"))
         if outcome.pending:
             console.print(f"{len(outcome.pending)} run(s) still to do (next: {outcome.pending[0]}); "

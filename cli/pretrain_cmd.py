@@ -17,6 +17,7 @@ from cli.app import app
 from cli.console import print_problems, stderr_console
 from cli.errors import UsageError, reported_errors
 from cli.paths import check_outputs
+from cli.progress import stage_progress
 
 Opt = typer.Option
 
@@ -155,7 +156,8 @@ def _train(config, resume: bool, quiet: bool) -> Path:
     from pretrain.train.loop import TrainingStopped, train
 
     try:
-        return train(config, resume=resume, quiet=quiet)
+        with stage_progress(quiet) as progress:
+            return train(config, resume=resume, progress=progress)
     except TrainingStopped as err:
         typer.echo(f"radperturb pretrain: {err}", err=True)
         raise typer.Exit(err.exit_code) from None
@@ -206,14 +208,11 @@ def pretrain_cache_command(
         rejects: list[str] = []
         rows = [r for r in read_manifest(manifest, rejects=rejects) if split == "all" or r.split == split]
         records = [(r.id, r.text) for r in rows if r.text.strip()]
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        console = stderr_console()
-        with Progress(TextColumn("[bold]parsing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, disable=quiet or not console.is_terminal) as progress:
-            task = progress.add_task("parsing", total=len(set(records)))
+        unique = len(set(records))
+        with stage_progress(quiet) as progress:
             build_parse_cache(records, output, model=spacy_model, n_process=n_process,
-                              on_parsed=lambda n: progress.advance(task, n))
+                              on_parsed=lambda n: progress("parsing", n, unique))
         if not quiet:
-            console.print(f"wrote {len(set(records)):,} parses to {output}")
+            console = stderr_console()
+            console.print(f"wrote {unique:,} parses to {output}")
             print_problems(console, f"rejected rows of {manifest}", rejects)

@@ -33,7 +33,7 @@ def train_every_setting(base: TrainConfig, out: Path) -> dict[str, object]:
     outcome: dict[str, object] = {}
     for name, terms in ALL_SETTINGS.items():
         try:
-            run = train(replace(base, out_dir=str(out / name), **terms), quiet=True)
+            run = train(replace(base, out_dir=str(out / name), **terms))
             rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
             outcome[name] = {"steps": [r["step"] for r in rows], "losses": [r["loss"] for r in rows]}
         except Exception as err:  # reported to the test, which prints it

@@ -40,7 +40,7 @@ def run_dir(manifest, tmp_path_factory) -> Path:
     config = TrainConfig(manifest=str(manifest), image_size=32, image_encoder="tiny-resnet",
                          text_encoder="tiny-bert", embed_dim=16, batch_size=8, k_negatives=2,
                          max_steps=1, device="cpu", out_dir=str(tmp_path_factory.mktemp("run")))
-    return train(config, quiet=True)
+    return train(config)
 
 
 def test_evaluate_writes_tables_json_and_plots(run_dir, manifest, tmp_path, parser):

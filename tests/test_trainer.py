@@ -67,7 +67,7 @@ def _on_call(monkeypatch, call: int, action) -> None:
 
 
 def test_resume_after_sigterm_continues_exactly(phantoms, tmp_path, monkeypatch):
-    straight = train(tiny_config(phantoms, tmp_path / "straight"), quiet=True)
+    straight = train(tiny_config(phantoms, tmp_path / "straight"))
 
     def sigterm(terms):
         os.kill(os.getpid(), signal.SIGTERM)
@@ -77,11 +77,11 @@ def test_resume_after_sigterm_continues_exactly(phantoms, tmp_path, monkeypatch)
     with monkeypatch.context() as patch:
         _on_call(patch, 2, sigterm)
         with pytest.raises(TrainingStopped) as stopped:
-            train(config, quiet=True)
+            train(config)
     assert stopped.value.step == 2 and stopped.value.checkpoint.name == "checkpoint-0000002"
     assert [r["step"] for r in rows(tmp_path / "resumed")] == [1, 2]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
-    train(config, resume=True, quiet=True)
+    train(config, resume=True)
 
     assert _losses(tmp_path / "resumed") == _losses(straight)  # bit for bit, steps 1-6
     a, _, _ = load_for_eval(straight)
@@ -94,7 +94,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(phantoms, tmp_
     _on_call(monkeypatch, 5, lambda terms: {**terms, "loss": terms["loss"] * float("nan")})
     run = tmp_path / "nan"
     with pytest.raises(NonFiniteLoss, match=r"step 5 .*checkpoint-0000003"):
-        train(tiny_config(phantoms, run), quiet=True)
+        train(tiny_config(phantoms, run))
     assert [p.name for p in list_checkpoints(run)] == ["checkpoint-0000003"]
     assert not (run / "final").exists()
     model, _, _ = load_for_eval(run)
@@ -107,7 +107,7 @@ def test_short_run_learns_and_exports_plain_transformers_models(phantoms, tmp_pa
     from pretrain.train.collator import tokenize_reports
 
     run = train(tiny_config(phantoms, tmp_path / "learn", max_steps=40, batch_size=8, save_every=20,
-                            log_every=5, parse_cache=None, warmup_ratio=0.05), quiet=True)
+                            log_every=5, parse_cache=None, warmup_ratio=0.05))
     logged = rows(run)
     assert [r["step"] for r in logged] == list(range(5, 45, 5))
     assert logged[-1]["global"] < 0.8 * logged[0]["global"]
@@ -136,23 +136,23 @@ def test_short_run_learns_and_exports_plain_transformers_models(phantoms, tmp_pa
 def test_refuses_to_overwrite_or_resume_the_wrong_run(phantoms, tmp_path):
     config = tiny_config(phantoms, tmp_path / "run", max_steps=3)
     with pytest.raises(ConfigError, match="nothing to resume"):
-        train(config, resume=True, quiet=True)
-    train(config, quiet=True)
+        train(config, resume=True)
+    train(config)
     with pytest.raises(ConfigError, match="already holds checkpoints"):
-        train(config, quiet=True)
+        train(config)
     with pytest.raises(ConfigError, match="different embed_dim"):
-        train(replace(config, embed_dim=8, max_steps=4), resume=True, quiet=True)
+        train(replace(config, embed_dim=8, max_steps=4), resume=True)
 
 
 def test_bad_inputs_are_one_line_errors(phantoms, tmp_path):
     with pytest.raises(TrainDataError, match="has 44 usable pairs; one optimizer step needs 64"):
-        train(tiny_config(phantoms, tmp_path / "a", batch_size=64), quiet=True)
+        train(tiny_config(phantoms, tmp_path / "a", batch_size=64))
     with pytest.raises(TrainDataError, match="cannot read the manifest"):
-        train(tiny_config(phantoms, tmp_path / "b", manifest=str(tmp_path / "none.jsonl")), quiet=True)
+        train(tiny_config(phantoms, tmp_path / "b", manifest=str(tmp_path / "none.jsonl")))
     stale = tmp_path / "stale.jsonl"
     stale.write_text("\n".join((phantoms / "parses.jsonl").read_text().splitlines()[:10]) + "\n")
     with pytest.raises(ValueError, match=r"\d+ of 44 reports are missing from the parse cache"):
-        train(tiny_config(phantoms, tmp_path / "c", parse_cache=str(stale)), quiet=True)
+        train(tiny_config(phantoms, tmp_path / "c", parse_cache=str(stale)))
 
 
 def test_config_round_trips_through_toml(tmp_path):

@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from perturb.errors import UsageError
-from pretrain.evaluation.io import staged_progress, write_json, write_text
+from pretrain.evaluation.io import write_json, write_text
 from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 from pretrain.evaluation.summary import HEADLINE_METRICS, headline, markdown_table, mean_std
+from pretrain.progress import Progress, silent
 from pretrain.train.stop import stop_requests
 
 #: Setting → which loss terms are on (global InfoNCE, GLoRIA local, perturbation).
@@ -79,7 +80,7 @@ def check_plan(out_dir: Path, plan: dict) -> None:
         write_json(path, {**saved, "settings": list(dict.fromkeys(saved["settings"] + plan["settings"]))})
 
 
-def _shared_parse_cache(base, out_dir: Path, quiet: bool) -> Path:
+def _shared_parse_cache(base, out_dir: Path, progress: Progress) -> Path:
     """One parse of every manifest report, shared by all runs and evaluations."""
     from perturb.cache import ParseCache
     from pretrain.data import read_manifest
@@ -91,8 +92,7 @@ def _shared_parse_cache(base, out_dir: Path, quiet: bool) -> Path:
     path = out_dir / "parses.jsonl.gz"
     if not path.is_file() or missing_records(ParseCache.load(path), records):
         unique = len(set(records))
-        with staged_progress(quiet) as advance:
-            build_parse_cache(records, path, on_parsed=lambda n: advance("parsing reports", n, unique))
+        build_parse_cache(records, path, on_parsed=lambda n: progress("parsing reports", n, unique))
     return path
 
 
@@ -157,13 +157,12 @@ def run_ablation(
     eval_options: EvalOptions = EvalOptions(),
     *,
     time_budget_s: float | None = None,
-    quiet: bool = False,
+    progress: Progress = silent,
     on_event: Callable[[str], None] = lambda message: None,
 ) -> AblationOutcome:
     """Train and evaluate every (setting, seed) of `base` (a `TrainConfig`) not finished yet,
     seed by seed so that an early stop leaves comparable settings. `on_event` gets one line per
-    started, skipped or finished run. Parsing, training and evaluation show progress bars (one
-    at a time: rich allows a single live display) unless `quiet`."""
+    started, skipped or finished run; parsing, training and evaluation report to `progress`."""
     from pretrain.train.checkpoint import HEADS_FILE, list_checkpoints, load_for_eval
     from pretrain.train.loop import TrainingStopped, train
 
@@ -172,7 +171,7 @@ def run_ablation(
         raise AblationError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
     out_dir = Path(out_dir)
     check_plan(out_dir, _plan(base, settings, eval_options))
-    parse_cache = _shared_parse_cache(base, out_dir, quiet)
+    parse_cache = _shared_parse_cache(base, out_dir, progress)
     base = replace(base, parse_cache=str(parse_cache))
     eval_options = replace(eval_options, parse_cache=str(parse_cache))
     order = [(setting, seed) for seed in seeds for setting in settings]
@@ -194,7 +193,7 @@ def run_ablation(
                 resume = bool(list_checkpoints(run_dir))
                 on_event(f"{name}: {'resuming' if resume else 'training'}")
                 try:
-                    train(config, resume=resume, quiet=quiet, stop=stop.event)
+                    train(config, resume=resume, progress=progress, stop=stop.event)
                 except TrainingStopped as err:
                     on_event(f"{name}: stopped after step {err.step}; its checkpoint is saved and "
                              "the next call resumes it")
@@ -202,8 +201,7 @@ def run_ablation(
             on_event(f"{name}: evaluating")
             model, tokenizer, saved = load_for_eval(run_dir)
             model.to(eval_options.device)
-            with staged_progress(quiet) as advance:
-                result = evaluate_loaded(model, tokenizer, saved, base.manifest, eval_options, advance)
+            result = evaluate_loaded(model, tokenizer, saved, base.manifest, eval_options, progress)
             result["run"] = {"setting": setting, "seed": seed, "run_dir": str(run_dir),
                              "seconds": round(time.monotonic() - started, 1)}
             write_json(result_path, result)

@@ -28,6 +28,7 @@ from torch.utils.data import DistributedSampler
 from perturb.atomic import remove_stale
 from perturb.errors import DataError
 from pretrain.device import resolve_device
+from pretrain.progress import Progress, silent
 from pretrain.train.checkpoint import (
     CheckpointError,
     export_final,
@@ -79,37 +80,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _progress(quiet: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[losses]}"),
-        TextColumn("{task.fields[rate]:,.1f} samples/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
-    )
-
-
-def _loss_text(means: dict[str, float]) -> str:
-    names = {"loss": "loss", "global": "glob", "local": "loc", "pert": "pert", "pert_acc": "acc"}
-    return " ".join(f"{short} {means[key]:.3f}" for key, short in names.items() if key in means)
+#: Metrics of each step that the progress callback is not shown (they are logged).
+UNSHOWN = ("grad_norm", "samples_per_s", "data_wait")
 
 
 class _Run:
     """One training run's state; `fit` drives it."""
 
-    def __init__(self, config: TrainConfig, info: DistInfo, device: torch.device, quiet: bool) -> None:
+    def __init__(self, config: TrainConfig, info: DistInfo, device: torch.device, progress: Progress | None) -> None:
         from pretrain.data import ManifestDataset
         from pretrain.data.manifest import ManifestError
 
-        self.config, self.info, self.device, self.quiet = config, info, device, quiet
+        self.config, self.info, self.device = config, info, device
+        self.progress = progress if progress is not None and info.is_main else silent  # one rank reports
         self.run_dir = Path(config.out_dir)
         if info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -155,9 +138,8 @@ class _Run:
             return Path(self.config.parse_cache)
         path = self.run_dir / "parses.jsonl.gz"
         if self.info.is_main and (not path.is_file() or missing_records(ParseCache.load(path), records)):
-            with _progress(self.quiet) as progress:
-                task = progress.add_task("parsing reports", total=len(set(records)), losses="", rate=0.0)
-                build_parse_cache(records, path, on_parsed=lambda n: progress.advance(task, n))
+            total = len(set(records))
+            build_parse_cache(records, path, on_parsed=lambda n: self.progress("parsing reports", n, total))
         if is_distributed():
             torch.distributed.barrier()
         return path
@@ -269,8 +251,8 @@ class _Run:
         samples_per_step = config.batch_size * config.grad_accum * self.info.world_size
         window = WindowMeans()
         started = time.perf_counter()
-        with stop_requests(stop) as sigterm, _progress(self.quiet or not self.info.is_main) as progress:
-            task = progress.add_task("pretraining", total=self.total_steps, completed=self.step, losses="", rate=0.0)
+        with stop_requests(stop) as sigterm:
+            self.progress("pretraining", self.step, self.total_steps)
             while self.step < self.total_steps:
                 loader = epoch_loader(self.items, self.sampler, self.collator, config, self.epoch,
                                       self.step_in_epoch * config.grad_accum, pin_memory=self.device.type == "cuda")
@@ -286,13 +268,14 @@ class _Run:
                         self.epoch, self.step_in_epoch = self.epoch + 1, 0
                     window.add({**values, "samples_per_s": samples_per_step / seconds, "data_wait": waited / seconds})
                     means = window.means()
-                    progress.update(task, completed=self.step, losses=_loss_text(means), rate=means["samples_per_s"])
+                    shown = {k: v for k, v in means.items() if k not in UNSHOWN}
+                    self.progress("pretraining", 1, self.total_steps, {**shown, "samples/s": means["samples_per_s"]})
                     if self.info.is_main and (self.step % config.log_every == 0 or self.step == self.total_steps):
                         self.metrics.append(self._log_row(window.pop(), epoch_of_step, time.perf_counter() - started))
-                    stop = any_true(sigterm.is_set(), self.device)
-                    if stop or self.step % config.save_every == 0 or self.step == self.total_steps:
+                    stopping = any_true(sigterm.is_set(), self.device)
+                    if stopping or self.step % config.save_every == 0 or self.step == self.total_steps:
                         path = self._save()
-                    if stop:
+                    if stopping:
                         raise TrainingStopped(self.step, path, sigterm.signum)
                     if self.step_in_epoch == 0:
                         break
@@ -320,12 +303,19 @@ def training_objective(model: PretrainModel, config: TrainConfig, device: torch.
                                    find_unused_parameters=not every_term)
 
 
-def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False, stop: StopRequest | None = None) -> Path:
-    """Run (or with `resume`, continue) pretraining; returns the run folder. SIGTERM or SIGHUP
-    (or a set `stop`, when given) saves a checkpoint and raises `TrainingStopped`."""
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+    stop: StopRequest | None = None,
+) -> Path:
+    """Run (or with `resume`, continue) pretraining; returns the run folder. Parsing and the
+    steps are reported to `progress`; SIGTERM or SIGHUP (or a set `stop`, when given) saves a
+    checkpoint and raises `TrainingStopped`."""
     config.validate()
     if not config.manifest:
         raise ConfigError("no training data: give a manifest")
     info = init_from_env("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
     device = resolve_device(config.device, info.local_rank)
-    return _Run(config, info, device, quiet).fit(resume, stop)
+    return _Run(config, info, device, progress).fit(resume, stop)
