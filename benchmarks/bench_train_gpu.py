@@ -233,8 +233,8 @@ def measure_pipeline(model, optimizer, config, device, dataset, tokenizer, cache
     items = SeededItems(dataset, config.seed)
     sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed, drop_last=True)
     collator = PerturbationCollator(
-        tokenizer, k_negatives=config.k_negatives, kinds=config.kinds, seed=config.seed,
-        max_length=config.max_length, parse_cache=cache, pad_to_multiple_of=8 if device.type == "cuda" else None)
+        tokenizer, cache.get, k_negatives=config.k_negatives, kinds=config.kinds, seed=config.seed,
+        max_length=config.max_length, pad_to_multiple_of=8 if device.type == "cuda" else None)
     key, text = dataset.records[0]
     collator.warm_up(key, text)
     loader = epoch_loader(items, sampler, collator, config, epoch=0, skip_batches=0, pin_memory=device.type == "cuda")
@@ -348,8 +348,8 @@ def main() -> None:
 
     dataset = SyntheticPairs(records, max(batch_size * (warmup + steps + 2), args.max_batch_limit if not tiny else 64),
                              config.image_size)
-    collator = PerturbationCollator(tokenizer, k_negatives=config.k_negatives, seed=0, max_length=config.max_length,
-                                    parse_cache=cache, pad_to_multiple_of=8 if device.type == "cuda" else None)
+    collator = PerturbationCollator(tokenizer, cache.get, k_negatives=config.k_negatives, seed=0,
+                                    max_length=config.max_length, pad_to_multiple_of=8 if device.type == "cuda" else None)
     batches = [collator([dataset[(j * batch_size + i) % len(dataset)] for i in range(batch_size)]) for j in range(4)]
     if device.type == "cuda":
         batches = [{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in b.items()} for b in batches]

@@ -16,6 +16,7 @@ from unittest import mock
 import torch
 import torch.distributed as dist
 
+from perturb.cache import ParseCache
 from pretrain.train.collator import PerturbationCollator
 from pretrain.train.config import TrainConfig
 from pretrain.data import ManifestDataset
@@ -50,8 +51,8 @@ def global_batch_agreement(base: TrainConfig) -> dict[str, float]:
     model, tokenizer = build_model(config)
     model.eval()
     dataset = ManifestDataset(config.manifest, split="train", image_size=config.image_size, channels=config.channels)
-    collator = PerturbationCollator(tokenizer, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
-                                    max_length=config.max_length, parse_cache=config.parse_cache)
+    collator = PerturbationCollator(tokenizer, ParseCache.load(config.parse_cache).get, k_negatives=config.negatives,
+                                    kinds=config.kinds, seed=config.seed, max_length=config.max_length)
     b = config.batch_size
     objective = training_objective(model, config, torch.device("cpu"))
     terms = objective(to_device(collator([dataset[i] for i in range(rank * b, (rank + 1) * b)]), torch.device("cpu")))

@@ -18,7 +18,7 @@ def tiny():
 
 
 def _text_batch(tokenizer, texts):
-    from pretrain.train.collator import tokenize_reports
+    from pretrain.model.text import tokenize_reports
 
     return tokenize_reports(tokenizer, texts, 32)
 

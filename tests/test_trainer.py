@@ -104,7 +104,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(phantoms, tmp_
 def test_short_run_learns_and_exports_plain_transformers_models(phantoms, tmp_path):
     from transformers import AutoModel, AutoTokenizer
 
-    from pretrain.train.collator import tokenize_reports
+    from pretrain.model.text import tokenize_reports
 
     run = train(tiny_config(phantoms, tmp_path / "learn", max_steps=40, batch_size=8, save_every=20,
                             log_every=5, parse_cache=None, warmup_ratio=0.05))

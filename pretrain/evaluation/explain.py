@@ -65,7 +65,7 @@ def explain_pair(
     import torch
     import torch.nn.functional as F
 
-    from pretrain.train.collator import tokenize_reports
+    from pretrain.model.text import tokenize_reports
     from pretrain.data.images import ImageError, load_image
     from pretrain.data.transforms import IMAGE_MEAN, IMAGE_STD, XrayTransform
 

@@ -5,48 +5,30 @@ every epoch. Here each batch draws its own: per record, K kinds are sampled and 
 record's cached parse with a seed derived from (base seed, epoch), keyed by the record id — new
 negatives every epoch, the same ones on every rerun, resume, worker count or batch order.
 
-With a parse cache the workers only perturb and tokenize (pure Python + a fast tokenizer): they
-never load spaCy. Without one, reports are parsed lazily, once per worker.
+The collator owns no parser and no cache: it is given `parse(key, text)`, the record's parse or
+None. The trainer gives it a parse cache's lookup, so that the workers only perturb and tokenize
+(pure Python + a fast tokenizer) and never load spaCy.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from perturb import ParsedReport, Request, apply, apply_requests, resolve_kinds
-from perturb.cache import ParseCache
 from perturb.errors import DataError
 from perturb.seeding import key_hash, stream
+from pretrain.model.text import tokenize_reports
+
+#: A record's parse from its id and text; None when there is none (a cache that lacks it).
+ParseFn = Callable[[str, str], ParsedReport | None]
 
 
 class CollatorError(DataError):
     """A record the collator cannot turn into a training sample; the message names it."""
-
-
-def tokenize_reports(
-    tokenizer, texts: Sequence[str], max_length: int, *, pad_to_multiple_of: int | None = None
-) -> dict[str, torch.Tensor]:
-    """Tokenize texts in one call, padded to the longest: input_ids, attention_mask and
-    word_ids [N, L] (the word index of each sub-word token, -1 for special and pad tokens)."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise CollatorError("word ids need a fast (Rust) tokenizer")
-    encoded = tokenizer(
-        list(texts),
-        padding="longest",
-        truncation=True,
-        max_length=max_length,
-        pad_to_multiple_of=pad_to_multiple_of,
-        return_tensors="pt",
-    )
-    word_ids = torch.tensor(
-        [[-1 if w is None else w for w in encoded.word_ids(i)] for i in range(len(texts))], dtype=torch.long
-    )
-    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "word_ids": word_ids}
 
 
 def epoch_seed(base_seed: int, epoch: int) -> int:
@@ -69,6 +51,7 @@ class PerturbationCollator:
     def __init__(
         self,
         tokenizer,
+        parse: ParseFn,
         *,
         k_negatives: int = 9,
         kinds: Sequence[str] | str | None = None,
@@ -76,11 +59,10 @@ class PerturbationCollator:
         max_length: int = 128,
         with_replacement: bool = False,
         scope: str = "report",
-        parse_cache: ParseCache | str | os.PathLike[str] | None = None,
-        parser_model: str | None = None,
         pad_to_multiple_of: int | None = None,
     ) -> None:
         self.tokenizer = tokenizer
+        self.parse = parse
         self.k = int(k_negatives)
         self.kinds = resolve_kinds(kinds)
         if self.k and not self.kinds:
@@ -89,19 +71,8 @@ class PerturbationCollator:
         self.max_length = int(max_length)
         self.with_replacement = with_replacement
         self.scope = scope
-        self.cache_path = None if parse_cache is None or isinstance(parse_cache, ParseCache) else str(parse_cache)
-        self.cache = ParseCache.load(parse_cache) if self.cache_path else parse_cache
-        self.parser_model = parser_model
         self.pad_to_multiple_of = pad_to_multiple_of
         self.epoch = 0
-        self._parser = None
-        self._parsed: dict[tuple[str, str], ParsedReport] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Workers get everything but a loaded spaCy pipeline (they load their own if needed)."""
-        state = dict(self.__dict__)
-        state["_parser"] = None
-        return state
 
     def set_epoch(self, epoch: int) -> None:
         """Negatives are a function of (seed, epoch, record id): call before each epoch's loader
@@ -109,21 +80,12 @@ class PerturbationCollator:
         self.epoch = int(epoch)
 
     def parsed(self, key: str, text: str) -> ParsedReport:
-        """The record's parse: from the cache, or parsed once here when no cache was given."""
-        if self.cache is not None:
-            hit = self.cache.get(key, text)
-            if hit is None:
-                where = self.cache_path or "the parse cache"
-                raise CollatorError(f"record {key!r} is missing from {where} or its text changed; rebuild the cache")
-            return hit
-        hit = self._parsed.get((key, text))
-        if hit is None:
-            if self._parser is None:
-                from perturb import Parser
-
-                self._parser = Parser(self.parser_model)
-            hit = self._parsed[(key, text)] = self._parser.parse(text)
-        return hit
+        """The record's parse, or a one-line error naming the record."""
+        report = self.parse(key, text)
+        if report is None:
+            raise CollatorError(f"record {key!r} has no parse (missing from the parse cache, or its text "
+                                "changed since); rebuild the cache")
+        return report
 
     def warm_up(self, key: str, text: str) -> None:
         """Apply every kind once here, so that what perturbations load lazily (WordNet, say)

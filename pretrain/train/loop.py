@@ -109,12 +109,12 @@ class _Run:
             why = f" ({len(left_out)} bad rows left out, first: {left_out[0]})" if left_out else ""
             raise TrainDataError(f"{config.manifest} (split {config.split}) has {len(self.dataset)} usable pairs"
                                  f"{why}; one optimizer step needs {needed}")
-        self.cache_path = self._parse_cache()
+        parses = ParseCache.load(self._parse_cache())
         model, self.tokenizer = build_model(self.config)
         self.collator = PerturbationCollator(
-            self.tokenizer, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
+            self.tokenizer, parses.get, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
             max_length=config.max_length, with_replacement=config.with_replacement, scope=config.scope,
-            parse_cache=self.cache_path, pad_to_multiple_of=8 if device.type == "cuda" else None)
+            pad_to_multiple_of=8 if device.type == "cuda" else None)
         first = self.dataset.rows[0]
         self.collator.warm_up(first.id, first.text)
         self.items = SeededItems(self.dataset, config.seed)
