@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app
+from cli.common_options import train_settings
 from cli.console import print_table, stderr_console
 from cli.errors import UsageError, reported_errors
 from cli.paths import check_outputs
@@ -316,13 +317,12 @@ def _seed_list(value: str) -> list[int]:
 
 
 def _base_config(config_file: Path | None, overrides: dict):
+    """The flags over --config, over the defaults."""
     from pretrain.train.config import TrainConfig
 
     try:
         base = TrainConfig.load(config_file) if config_file is not None else TrainConfig()
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(base, key, value)
+        base = base.with_overrides(overrides, where="command line")
         if not base.manifest:
             raise UsageError("give --manifest (or a config file that names one)")
         _existing(Path(base.manifest), "--manifest")
@@ -357,15 +357,13 @@ def _ablation_table(summary_path: Path) -> Table:
     return table
 
 
-def _knob(name: str, help: str, *, minimum: int | None = 1, short: str | None = None):
-    """A training option that overrides the base config only when given."""
-    names = (name, short) if short else (name,)
-    metavar = "NAME" if name.endswith(("encoder", "tokenizer")) else None
-    return typer.Option(*names, min=None if metavar else minimum, metavar=metavar, show_default=False,
-                        help=help)
+#: The training settings `benchmark ablation` takes as flags (every run shares them).
+ABLATION_SETTINGS = ("max_steps", "batch_size", "image_encoder", "text_encoder", "tokenizer", "image_size",
+                     "k_negatives", "embed_dim", "save_every", "num_workers")
 
 
 @benchmark_app.command("ablation")
+@train_settings(ABLATION_SETTINGS)
 def ablation_command(
     manifest: Annotated[Path | None, typer.Option(
         "--manifest", "-m", metavar="FILE", show_default=False,
@@ -380,23 +378,7 @@ def ablation_command(
         "(global+perturbation), ours (all three).")] = "clip,gloria,ours_no_local,ours",
     config_file: Annotated[Path | None, typer.Option(
         "--config", metavar="TOML", show_default=False,
-        help="Base training config; the options below override it.")] = None,
-    max_steps: Annotated[int | None, _knob("--max-steps", "Optimizer steps per run.")] = None,
-    batch_size: Annotated[int | None, _knob("--batch-size", "Pairs per step.", minimum=2)] = None,
-    image_encoder: Annotated[str | None, _knob(
-        "--image-encoder", "resnet50, tiny-resnet, vit-base, tiny-vit or a local model folder.")] = None,
-    text_encoder: Annotated[str | None, _knob(
-        "--text-encoder", "minilm, tiny-bert, bert-base-random or a local model folder.")] = None,
-    tokenizer: Annotated[str | None, _knob(
-        "--tokenizer", "Tokenizer of the random-init text encoders: minilm or a local folder.")] = None,
-    image_size: Annotated[int | None, _knob("--image-size", "Image side in pixels.", minimum=16)] = None,
-    k_negatives: Annotated[int | None, _knob(
-        "--k-negatives", "Perturbed negatives per image (settings with the perturbation loss).",
-        short="-K")] = None,
-    embed_dim: Annotated[int | None, _knob("--embed-dim", "Joint embedding size.")] = None,
-    save_every: Annotated[int | None, _knob(
-        "--save-every", "Checkpoint every N steps (an interrupted run resumes from the last).")] = None,
-    num_workers: Annotated[int | None, _knob("--num-workers", "DataLoader workers.", minimum=0)] = None,
+        help="Base training config; the training settings given as flags override it.")] = None,
     parse_cache: Annotated[Path | None, typer.Option(
         "--parse-cache", metavar="FILE", show_default=False,
         help="Parses of every manifest report (default: made once in OUT/parses.jsonl.gz).")] = None,
@@ -409,6 +391,8 @@ def ablation_command(
         help="Stop cleanly after this long (training saves a checkpoint); run again to continue.")] = None,
     device: DeviceOption = "auto",
     quiet: QuietOption = False,
+    *,
+    overrides: dict,
 ) -> None:
     """Train and evaluate the paper's four settings over several seeds; a mean ± std table.
 
@@ -439,12 +423,8 @@ def ablation_command(
         probe = None if probe_split == "none" else _split_option(probe_split, "--probe-split")
         device = _device(device)
         _existing(parse_cache, "--parse-cache")
-        base = _base_config(config_file, {
-            "manifest": manifest and str(manifest), "max_steps": max_steps, "batch_size": batch_size,
-            "image_encoder": image_encoder, "text_encoder": text_encoder, "tokenizer": tokenizer,
-            "image_size": image_size, "k_negatives": k_negatives, "embed_dim": embed_dim,
-            "save_every": save_every, "num_workers": num_workers, "device": device,
-            "parse_cache": parse_cache and str(parse_cache)})
+        base = _base_config(config_file, {**overrides, "manifest": manifest, "device": device,
+                                          "parse_cache": parse_cache})
         options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
         _quiet_transformers()
         with stage_progress(quiet) as progress:

@@ -171,3 +171,14 @@ def test_config_round_trips_through_toml(tmp_path):
         TrainConfig(use_global=False, use_local=False, use_pert=False).validate()
     with pytest.raises(ConfigError, match="unknown perturbation"):
         TrainConfig(kinds=["nope"]).validate()
+
+
+def test_overrides_are_checked_like_a_config_file_and_none_means_not_given(tmp_path):
+    base = TrainConfig(alpha=0.25, seed=3)
+    changed = base.with_overrides({"seed": 5, "alpha": None, "out_dir": tmp_path, "kinds": "shuffle_all_words"})
+    assert (changed.seed, changed.alpha, changed.out_dir, changed.kinds) == (5, 0.25, str(tmp_path), ["shuffle_all_words"])
+    assert base.seed == 3  # a copy
+    with pytest.raises(ConfigError, match="command line: batch_size must be int"):
+        base.with_overrides({"batch_size": "8"}, where="command line")
+    with pytest.raises(ConfigError, match="unknown setting.*alpah"):
+        base.with_overrides({"alpah": 1.0})

@@ -172,7 +172,7 @@ def run_ablation(
     out_dir = Path(out_dir)
     check_plan(out_dir, _plan(base, settings, eval_options))
     parse_cache = _shared_parse_cache(base, out_dir, progress)
-    base = replace(base, parse_cache=str(parse_cache))
+    base = base.with_overrides({"parse_cache": parse_cache})
     eval_options = replace(eval_options, parse_cache=str(parse_cache))
     order = [(setting, seed) for seed in seeds for setting in settings]
     finished: list[str] = []
@@ -187,7 +187,7 @@ def run_ablation(
             if stop.event.is_set():
                 break
             run_dir = out_dir / "runs" / name
-            config = replace(base, seed=seed, out_dir=str(run_dir), **SETTINGS[setting])
+            config = base.with_overrides({"seed": seed, "out_dir": run_dir, **SETTINGS[setting]})
             started = time.monotonic()
             if not (run_dir / "final" / HEADS_FILE).is_file():
                 resume = bool(list_checkpoints(run_dir))

@@ -139,6 +139,12 @@ class TrainConfig:
             setattr(config, key, _coerce(key, value, getattr(config, key), where))
         return config
 
+    def with_overrides(self, overrides: dict[str, Any], *, where: str = "overrides") -> "TrainConfig":
+        """A copy with `overrides` (setting → value; None: not given) applied and checked like a
+        config file's settings (paths become strings); `validate()` is left to the caller."""
+        given = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in overrides.items() if v is not None}
+        return self.from_dict({**asdict(self), **given}, where=where)
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "TrainConfig":
         try:
