@@ -23,8 +23,9 @@ from pretrain.data import ManifestDataset
 from pretrain.train.distributed import init_from_env
 from pretrain.experiments.ablation import SETTINGS
 from pretrain.model.dual_encoder import build_model
-from pretrain.train.objective import compute_losses, freeze_disabled_terms, to_device
-from pretrain.train.loop import seed_everything, train, training_objective
+from pretrain.train.loop import seed_everything, train, wrap_for_ranks
+from pretrain.train.objective import Objective, to_device
+from pretrain.train.terms import build_terms
 
 #: The ablation's four settings, and the one it leaves out (no global term).
 ALL_SETTINGS = {**SETTINGS, "no_global": {"use_global": False, "use_local": True, "use_pert": True}}
@@ -54,22 +55,23 @@ def global_batch_agreement(base: TrainConfig) -> dict[str, float]:
     collator = PerturbationCollator(tokenizer, ParseCache.load(config.parse_cache).get, k_negatives=config.negatives,
                                     kinds=config.kinds, seed=config.seed, max_length=config.max_length)
     b = config.batch_size
-    objective = training_objective(model, config, torch.device("cpu"))
+    bare = Objective(model, build_terms(config))
+    objective = wrap_for_ranks(bare, torch.device("cpu"))
     terms = objective(to_device(collator([dataset[i] for i in range(rank * b, (rank + 1) * b)]), torch.device("cpu")))
     terms["loss"].backward()  # DDP averages the gradients over the ranks
     for value in terms.values():
         dist.all_reduce(value.detach_())
     ddp_terms = {k: float(v) / world for k, v in terms.items()}
-    ddp_grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    ddp_grads = {n: p.grad for n, p in bare.named_parameters() if p.grad is not None}
     if rank != 0:
         return {}
     seed_everything(config.seed)
     one, _ = build_model(config)
+    one = Objective(one, build_terms(config))
     one.eval()
-    freeze_disabled_terms(one, config)
     full = to_device(collator([dataset[i] for i in range(world * b)]), torch.device("cpu"))
     with mock.patch("pretrain.model.losses.gather_with_grad", lambda x: (x, 0)):  # one process: nothing to gather
-        reference = compute_losses(one, full, config)
+        reference = one(full)
     reference["loss"].backward()
     grads = {n: p.grad for n, p in one.named_parameters() if p.grad is not None}
     assert set(grads) == set(ddp_grads), set(grads) ^ set(ddp_grads)

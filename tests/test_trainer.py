@@ -4,7 +4,9 @@ a non-finite loss stops cleanly, a short run learns, and its exports load back."
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -182,3 +184,53 @@ def test_overrides_are_checked_like_a_config_file_and_none_means_not_given(tmp_p
         base.with_overrides({"batch_size": "8"}, where="command line")
     with pytest.raises(ConfigError, match="unknown setting.*alpah"):
         base.with_overrides({"alpah": 1.0})
+
+
+def _documented_term() -> str:
+    """The code block of docs/pretrain.md's "Adding a loss term"."""
+    text = (ROOT / "docs" / "pretrain.md").read_text()
+    section = text[text.index("## Adding a loss term"):]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_loss_term_trains_and_is_logged_by_name(phantoms, tmp_path):
+    from pretrain.train.terms import TERMS
+
+    namespace: dict = {}
+    try:
+        exec(compile(_documented_term(), "docs/pretrain.md", "exec"), namespace)
+        run = train(tiny_config(phantoms, tmp_path / "filip", max_steps=3))
+    finally:
+        TERMS.pop("filip", None)
+    logged = rows(run)
+    assert all({"filip", "filip_acc"} <= set(row) for row in logged)
+    losses = [row["filip"] for row in logged]
+    assert all(math.isfinite(v) for v in losses) and losses[0] != losses[-1]
+    total = [row["global"] + 0.1 * row["local"] + 0.1 * row["pert"] + 0.05 * row["filip"] for row in logged]
+    assert [row["loss"] for row in logged] == pytest.approx(total, rel=1e-5)
+    state = torch.load(list_checkpoints(run)[-1] / "state.pt", weights_only=True)
+    assert set(state["terms"]) == {"global.log_scale", "pert.log_scale", "filip.log_scale"}
+
+
+def test_an_older_checkpoint_with_the_temperatures_in_the_model_resumes_exactly(phantoms, tmp_path):
+    """Before the loss terms owned them, the model held its temperatures (`log_scale_global`,
+    `log_scale_pert`): such a checkpoint still resumes, and continues exactly; such an export
+    still loads."""
+    from safetensors.torch import load_file, save_file
+
+    straight = train(tiny_config(phantoms, tmp_path / "straight"))  # checkpoints after steps 3 and 6
+    old = Path(shutil.copytree(straight, tmp_path / "old"))
+    shutil.rmtree(old / "final")
+    shutil.rmtree(old / "checkpoint-0000006")
+    state = torch.load(old / "checkpoint-0000003" / "state.pt", weights_only=True)
+    terms = state.pop("terms")
+    state["model"] = {"log_scale_global": terms["global.log_scale"], "log_scale_pert": terms["pert.log_scale"],
+                      **state["model"]}
+    torch.save(state, old / "checkpoint-0000003" / "state.pt")
+    train(tiny_config(phantoms, old), resume=True)
+    assert _losses(old) == _losses(straight)
+    heads = load_file(old / "final" / "heads.safetensors")
+    heads["log_scale_global"], heads["log_scale_pert"] = heads.pop("terms.global.log_scale"), heads.pop("terms.pert.log_scale")
+    save_file(heads, old / "final" / "heads.safetensors")
+    model, _, _ = load_for_eval(old)
+    assert torch.equal(model.image_global_head.weight, load_for_eval(straight)[0].image_global_head.weight)

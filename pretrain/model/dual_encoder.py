@@ -1,5 +1,5 @@
-"""The image–report model: two transformers encoders, projection heads into one space, and the
-learnable temperatures of the global and perturbation losses.
+"""The image–report model: two transformers encoders and their projection heads into one space.
+(The loss terms own their temperatures: `pretrain.train.terms`.)
 
 Word features sum each word's sub-word pieces (GLoRIA), gathered with one `index_add` from the
 tokenizer's word ids — no Python loop over samples or tokens, and the word index comes from the
@@ -8,14 +8,17 @@ token's position in the text, not from `token_type_ids` (the published code's mi
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pretrain.model.encoders import ImageEncoder, TextEncoder
-from pretrain.model.losses import INIT_TEMPERATURE
+
+#: What `PretrainModel.forward` returns: always; with `need_local`; with `need_raw` (before the heads).
+GLOBAL_FEATURES = frozenset({"image_global", "text_global"})
+LOCAL_FEATURES = frozenset({"image_local", "words", "word_mask"})
+RAW_FEATURES = frozenset({"image_regions", "text_tokens"})
+FEATURES = GLOBAL_FEATURES | LOCAL_FEATURES | RAW_FEATURES
 
 
 def pool_words(tokens: torch.Tensor, word_ids: torch.Tensor, n_words: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,13 +54,12 @@ class PretrainModel(nn.Module):
         self.image_local_head = nn.Linear(image_encoder.local_dim, embed_dim)
         self.text_global_head = nn.Linear(text_encoder.dim, embed_dim)
         self.text_local_head = nn.Linear(text_encoder.dim, embed_dim)
-        start = math.log(1 / INIT_TEMPERATURE)
-        self.log_scale_global = nn.Parameter(torch.tensor(start))
-        self.log_scale_pert = nn.Parameter(torch.tensor(start))
 
     def encode_image(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images [B, C, H, W] → (global [B, D], local [B, R, D]), both L2-normalised."""
-        global_features, local_features = self.image_encoder(images)
+        return self._image_heads(*self.image_encoder(images))
+
+    def _image_heads(self, global_features: torch.Tensor, local_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return (
             F.normalize(self.image_global_head(global_features), dim=-1),
             F.normalize(self.image_local_head(local_features), dim=-1),
@@ -84,12 +86,16 @@ class PretrainModel(nn.Module):
         attention_mask: torch.Tensor,
         word_ids: torch.Tensor,
         need_local: bool = True,
+        need_raw: bool = False,
     ) -> dict[str, torch.Tensor]:
         """images [B, C, H, W]; input_ids / attention_mask / word_ids [B, 1+K, L] (column 0 the
-        original). Returns image_global [B, D], text_global [B, 1+K, D] and, with `need_local`,
-        image_local [B, R, D], words [B, W, D] and word_mask [B, W] of the originals."""
+        original). Returns image_global [B, D], text_global [B, 1+K, D]; with `need_local`,
+        image_local [B, R, D], words [B, W, D] and word_mask [B, W] of the originals; with
+        `need_raw`, the encoders' features before the heads: image_regions [B, R, C] and
+        text_tokens [B, 1+K, L, H]."""
         b, variants, length = input_ids.shape
-        image_global, image_local = self.encode_image(images)
+        global_features, regions = self.image_encoder(images)
+        image_global, image_local = self._image_heads(global_features, regions)
         tokens = self.text_encoder(input_ids.reshape(-1, length), attention_mask.reshape(-1, length))
         out = {
             "image_global": image_global,
@@ -99,6 +105,9 @@ class PretrainModel(nn.Module):
             originals = tokens.view(b, variants, length, -1)[:, 0]
             out["image_local"] = image_local
             out["words"], out["word_mask"] = self._text_words(originals, word_ids[:, 0])
+        if need_raw:
+            out["image_regions"] = regions
+            out["text_tokens"] = tokens.view(b, variants, length, -1)
         return out
 
 

@@ -1,9 +1,10 @@
 """Checkpoints (resume exactly), the exported model (plain transformers + safetensors) and
 `load_for_eval`.
 
-A run folder holds `checkpoint-NNNNNNN/` (state.pt: model, optimizer, scheduler, RNG states and
-data position; config.toml), `final/` (image_encoder/ and text_encoder/ via `save_pretrained`,
-heads.safetensors, config.toml; the tokenizer beside the text encoder), `config.toml`, `metrics.jsonl`, `loss_curve.png`.
+A run folder holds `checkpoint-NNNNNNN/` (state.pt: model, loss terms, optimizer, scheduler, RNG
+states and data position; config.toml), `final/` (image_encoder/ and text_encoder/ via
+`save_pretrained`, heads.safetensors with the terms' parameters beside the heads, config.toml; the
+tokenizer beside the text encoder), `config.toml`, `metrics.jsonl`, `loss_curve.png`.
 Every file and folder appears atomically: written beside its destination, then renamed.
 
 Loading runs no code from the files: `state.pt` is read with `torch.load(weights_only=True)`, so
@@ -51,9 +52,26 @@ def list_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
 
 
-#: What a checkpoint's state.pt holds; anything else is not a radperturb checkpoint.
+#: What a checkpoint's state.pt holds (and `terms`, the loss terms' parameters); anything else is
+#: not a radperturb checkpoint.
 STATE_KEYS = frozenset({"model", "optimizer", "scheduler", "rng", "step", "epoch", "step_in_epoch",
                         "world_size", "config"})
+#: The model's parameters that were the loss terms' temperatures before the terms owned them (in
+#: runs written before), and the term parameter each one is.
+LEGACY_TERM_KEYS = {"log_scale_global": "global.log_scale", "log_scale_pert": "pert.log_scale"}
+#: How the terms' parameters are named in heads.safetensors.
+TERMS_PREFIX = "terms."
+
+
+def split_state(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A checkpoint's (model state, loss terms' state). An older checkpoint kept the temperatures
+    in the model's state; they are handed to their terms (those that exist in this run)."""
+    model = dict(state["model"])
+    terms = dict(state.get("terms", {}))
+    for old, new in LEGACY_TERM_KEYS.items():
+        if old in model:
+            terms.setdefault(new, model.pop(old))
+    return model, terms
 
 
 def rng_state() -> dict[str, Any]:
@@ -133,25 +151,30 @@ def load_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def _head_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-            if not k.startswith(("image_encoder.", "text_encoder."))}
+def _head_state(objective: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's heads and, prefixed `terms.`, the loss terms' parameters (their temperatures)."""
+    heads = {k: v for k, v in objective.model.state_dict().items()
+             if not k.startswith(("image_encoder.", "text_encoder."))}
+    terms = {TERMS_PREFIX + k: v for k, v in objective.terms.state_dict().items()}
+    return {k: v.detach().cpu().contiguous() for k, v in {**heads, **terms}.items()}
 
 
-def export_final(run_dir: Path, model: torch.nn.Module, tokenizer, config: TrainConfig) -> Path:
-    """`final/`: both encoders with `save_pretrained` (safetensors, loadable with plain
-    transformers), the tokenizer beside the text encoder, heads + temperatures, the config."""
+def export_final(run_dir: Path, objective: torch.nn.Module, tokenizer, config: TrainConfig) -> Path:
+    """`final/`: both encoders of the objective's model with `save_pretrained` (safetensors,
+    loadable with plain transformers), the tokenizer beside the text encoder, heads + the loss
+    terms' parameters, the config."""
     from safetensors.torch import save_file
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # save_pretrained's shard bar would break into our own
     final = run_dir / "final"
     tmp = make_temp_dir(final)  # named so that a later run removes it if this one is killed
+    model = objective.model
     try:
         model.image_encoder.backbone.save_pretrained(tmp / "image_encoder", safe_serialization=True)
         model.text_encoder.backbone.save_pretrained(tmp / "text_encoder", safe_serialization=True)
         tokenizer.save_pretrained(tmp / "text_encoder")
-        save_file(_head_state(model), tmp / HEADS_FILE)
+        save_file(_head_state(objective), tmp / HEADS_FILE)
         config.save(tmp / "config.toml")
         _replace_dir(tmp, final)
     except BaseException:
@@ -176,7 +199,9 @@ def _load_final(path: Path):
     tokenizer = AutoTokenizer.from_pretrained(text_dir, use_fast=True)
     text = TextEncoder(text_backbone, config.text_last_layers, config.text_buckets)
     model = PretrainModel(ImageEncoder(image_backbone), text, config.embed_dim)
-    missing, unexpected = model.load_state_dict(load_file(path / HEADS_FILE), strict=False)
+    heads = {k: v for k, v in load_file(path / HEADS_FILE).items()
+             if not k.startswith(TERMS_PREFIX) and k not in LEGACY_TERM_KEYS}  # evaluation needs no loss term
+    missing, unexpected = model.load_state_dict(heads, strict=False)
     missing = [k for k in missing if not k.startswith(("image_encoder.", "text_encoder."))]
     if missing or unexpected:
         raise CheckpointError(f"{path / HEADS_FILE}: missing {missing}, unexpected {unexpected}")
@@ -188,7 +213,7 @@ def _load_checkpoint(path: Path):
 
     config = TrainConfig.load(path / "config.toml")
     model, tokenizer = build_model(config)
-    model.load_state_dict(load_state(path)["model"])
+    model.load_state_dict(split_state(load_state(path))[0])
     return model, tokenizer, config
 
 

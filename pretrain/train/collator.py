@@ -25,6 +25,9 @@ from pretrain.model.text import tokenize_reports
 
 #: A record's parse from its id and text; None when there is none (a cache that lacks it).
 ParseFn = Callable[[str, str], ParsedReport | None]
+#: Entries a loss term adds to each batch, from the dataset items, their parses and the tokenizer
+#: (made in the DataLoader workers: a module-level function, which they can unpickle).
+BatchPart = Callable[[Sequence[dict[str, Any]], Sequence[ParsedReport], Any], dict[str, Any]]
 
 
 class CollatorError(DataError):
@@ -45,7 +48,8 @@ class PerturbationCollator:
       perturbation renderer writes it, so that casing gives nothing away), then K negatives;
     - `neg_valid` [B, 1+K] bool: column 0 True; False for a negative whose kind did not apply or
       whose text repeats the original or an earlier negative;
-    - `ids` (list of B record ids) and `kinds` (B lists of K kind names).
+    - `ids` (list of B record ids) and `kinds` (B lists of K kind names);
+    - whatever the loss terms' `parts` add (`LossTerm.collate`).
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class PerturbationCollator:
         with_replacement: bool = False,
         scope: str = "report",
         pad_to_multiple_of: int | None = None,
+        parts: Sequence[BatchPart] = (),
     ) -> None:
         self.tokenizer = tokenizer
         self.parse = parse
@@ -72,6 +77,7 @@ class PerturbationCollator:
         self.with_replacement = with_replacement
         self.scope = scope
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.parts = tuple(parts)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -150,10 +156,14 @@ class PerturbationCollator:
             kinds.append(negative_kinds)
         encoded = tokenize_reports(self.tokenizer, texts, self.max_length, pad_to_multiple_of=self.pad_to_multiple_of)
         shape = (len(items), 1 + self.k, -1)
-        return {
+        batch = {
             "images": torch.stack([item["image"] for item in items]),
             **{name: tensor.view(shape) for name, tensor in encoded.items()},
             "neg_valid": torch.tensor(valid, dtype=torch.bool),
             "ids": [str(item["id"]) for item in items],
             "kinds": kinds,
         }
+        reports = [report for _, report in records]
+        for part in self.parts:
+            batch.update(part(items, reports, self.tokenizer))
+        return batch

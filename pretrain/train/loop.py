@@ -1,21 +1,22 @@
 """`train(config)`: pretraining with perturbed negatives drawn afresh at every step.
 
-One optimizer step = `grad_accum` batches. bf16 autocast on GPU, fp32 on CPU; DDP under torchrun
-(SyncBatchNorm for BatchNorm backbones). Checkpoints hold everything a resumed run needs to
-continue exactly: model, optimizer, scheduler, RNG states and the data position (epoch, step in
-epoch), and the data order, negatives and augmentations are functions of (seed, epoch, sample).
-SIGTERM (or SIGHUP) saves a checkpoint and stops; a non-finite loss stops before the optimizer applies it,
-leaving the last checkpoint as the last good state.
+The run: the manifest's pairs and their parses → the collator's batches (`loader`, `collator`)
+→ the objective, the model and the loss terms the config turns on (`objective`, `terms`) → one
+optimizer step per `grad_accum` batches (`step`) → metrics, checkpoints and the final export.
+bf16 autocast on GPU, fp32 on CPU; DDP under torchrun (SyncBatchNorm for BatchNorm backbones).
+Checkpoints hold everything a resumed run needs to continue exactly: model, loss terms,
+optimizer, scheduler, RNG states and the data position (epoch, step in epoch), and the data
+order, negatives and augmentations are functions of (seed, epoch, sample). SIGTERM (or SIGHUP)
+saves a checkpoint and stops; a non-finite loss stops before the optimizer applies it, leaving the
+last checkpoint as the last good state.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from perturb.atomic import remove_stale
+from perturb.cache import ParseCache
 from perturb.errors import DataError
+from pretrain.data.parse_cache import build_parse_cache, check_parse_cache, missing_records
 from pretrain.device import resolve_device
+from pretrain.model.dual_encoder import PretrainModel, build_model
 from pretrain.progress import Progress, silent
 from pretrain.train.checkpoint import (
     CheckpointError,
@@ -37,20 +41,18 @@ from pretrain.train.checkpoint import (
     restore_rng_state,
     rng_state,
     save_checkpoint,
+    split_state,
 )
 from pretrain.train.collator import PerturbationCollator
 from pretrain.train.config import ConfigError, TrainConfig
 from pretrain.train.distributed import DistInfo, any_true, init_from_env, is_distributed
 from pretrain.train.loader import SeededItems, epoch_loader
-from pretrain.model.losses import logit_scale
 from pretrain.train.metrics import MetricsLog, WindowMeans, plot_loss_curve
-from pretrain.model.dual_encoder import PretrainModel, build_model
-from pretrain.train.objective import Objective, freeze_disabled_terms
+from pretrain.train.objective import Objective
 from pretrain.train.optim import build_optimizer, build_scheduler
-from pretrain.data.parse_cache import build_parse_cache, check_parse_cache, missing_records
 from pretrain.train.step import clip_and_read, forward_backward
 from pretrain.train.stop import StopRequest, stop_requests
-from perturb.cache import ParseCache
+from pretrain.train.terms import TERMS, LossTerm, build_terms
 
 #: Settings a resumed run must share with its checkpoint (weights and data position depend on them).
 RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", "text_last_layers", "channels",
@@ -111,10 +113,12 @@ class _Run:
                                  f"{why}; one optimizer step needs {needed}")
         parses = ParseCache.load(self._parse_cache())
         model, self.tokenizer = build_model(self.config)
+        terms = build_terms(config)
         self.collator = PerturbationCollator(
             self.tokenizer, parses.get, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
             max_length=config.max_length, with_replacement=config.with_replacement, scope=config.scope,
-            pad_to_multiple_of=8 if device.type == "cuda" else None)
+            pad_to_multiple_of=8 if device.type == "cuda" else None,
+            parts=[term.collate for term in terms if term.collate is not None])
         first = self.dataset.rows[0]
         self.collator.warm_up(first.id, first.text)
         self.items = SeededItems(self.dataset, config.seed)
@@ -122,8 +126,8 @@ class _Run:
                                           seed=config.seed, drop_last=True)
         self.steps_per_epoch = len(self.sampler) // config.batch_size // config.grad_accum
         self.total_steps = config.max_steps or config.epochs * self.steps_per_epoch
-        self._prepare_model(model)
-        self.optimizer = build_optimizer(self.raw, config, device)
+        self._prepare_model(model, terms)
+        self.optimizer = build_optimizer(self.objective, config, device)
         self.scheduler = build_scheduler(self.optimizer, config, self.total_steps)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
         self.step = self.epoch = self.step_in_epoch = 0
@@ -144,7 +148,7 @@ class _Run:
             torch.distributed.barrier()
         return path
 
-    def _prepare_model(self, model: PretrainModel) -> None:
+    def _prepare_model(self, model: PretrainModel, terms: list[LossTerm]) -> None:
         config = self.config
         if config.grad_checkpointing:
             model.image_encoder.enable_gradient_checkpointing()
@@ -156,8 +160,9 @@ class _Run:
         if config.compile:
             model.image_encoder.compile()
             model.text_encoder.compile()
-        self.objective = training_objective(model, config, self.device)
-        self.raw = model  # the bare model: the optimizer, checkpoints and exports use it
+        self.model = model  # the bare model: exports and checkpoints use it
+        self.objective = Objective(model, terms).to(self.device)  # the optimizer trains it
+        self.step_module = wrap_for_ranks(self.objective, self.device)  # what each step calls
 
     def _resume(self) -> None:
         checkpoints = list_checkpoints(self.run_dir)
@@ -182,7 +187,10 @@ class _Run:
         if state["world_size"] != self.info.world_size:
             raise ConfigError(f"cannot resume on {self.info.world_size} processes a run made on {state['world_size']}")
         try:
-            self.raw.load_state_dict(state["model"])
+            model_state, term_state = split_state(state)
+            self.model.load_state_dict(model_state)
+            # a term switched on since starts afresh; one switched off is not built, its state unused
+            self.objective.terms.load_state_dict(term_state, strict=False)
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.step, self.epoch, self.step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
@@ -203,7 +211,8 @@ class _Run:
         if self.info.is_main:
             from dataclasses import asdict
 
-            state = {"model": self.raw.state_dict(), "optimizer": self.optimizer.state_dict(),
+            state = {"model": self.model.state_dict(), "terms": self.objective.terms.state_dict(),
+                     "optimizer": self.optimizer.state_dict(),
                      "scheduler": self.scheduler.state_dict(), "rng": states, "step": self.step,
                      "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
                      "world_size": self.info.world_size, "config": asdict(self.config)}
@@ -217,8 +226,8 @@ class _Run:
     def _optimizer_step(self, batches: Iterator[dict]) -> tuple[dict[str, float], float]:
         """One optimizer step over `grad_accum` batches: (metrics, seconds spent waiting for data).
         A non-finite loss or gradient raises before the update is applied."""
-        sums, waited = forward_backward(self.objective, batches, self.config, self.device)
-        values = clip_and_read(self.raw, sums, self.config.grad_clip)
+        sums, waited = forward_backward(self.step_module, batches, self.config, self.device)
+        values = clip_and_read(self.objective, sums, self.config.grad_clip)
         if not all(math.isfinite(v) for v in values.values()):  # the same on every rank
             last = list_checkpoints(self.run_dir)
             keep = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
@@ -232,9 +241,7 @@ class _Run:
 
     def _log_row(self, window: dict[str, float], epoch: int, elapsed: float) -> dict[str, float]:
         lrs = {f"lr_{group['name']}": group["lr"] for group in self.optimizer.param_groups}
-        return {"step": self.step, "epoch": epoch, **window, **lrs,
-                "temp_global": 1 / float(logit_scale(self.raw.log_scale_global.detach())),
-                "temp_pert": 1 / float(logit_scale(self.raw.log_scale_pert.detach())),
+        return {"step": self.step, "epoch": epoch, **window, **lrs, **self.objective.logged(),
                 "time": round(elapsed, 3)}
 
     def fit(self, resume: bool, stop: StopRequest | None = None) -> Path:
@@ -281,24 +288,24 @@ class _Run:
                         break
                 del batches
         if self.info.is_main:
-            export_final(self.run_dir, self.raw, self.tokenizer, config)
-            plot_loss_curve(self.metrics.rows(), self.run_dir / "loss_curve.png", title=self.run_dir.name)
+            export_final(self.run_dir, self.objective, self.tokenizer, config)
+            terms = self.objective.terms.values()
+            plot_loss_curve(self.metrics.rows(), self.run_dir / "loss_curve.png", [term.name for term in terms],
+                            [metric for term in terms for metric in term.metrics], title=self.run_dir.name)
         return self.run_dir
 
 
-def training_objective(model: PretrainModel, config: TrainConfig, device: torch.device) -> torch.nn.Module:
-    """The module a training step calls: `Objective(model)`, and under torch.distributed that in
-    DDP. Parameters no enabled loss term uses are frozen first, so DDP holds none that go without
-    a gradient; `find_unused_parameters` stays on for the settings with a term off, in case an
-    encoder leaves a parameter unused there."""
-    freeze_disabled_terms(model, config)
-    objective = Objective(model, config)
+def wrap_for_ranks(objective: Objective, device: torch.device) -> torch.nn.Module:
+    """What a training step calls: `objective` itself, or under torch.distributed the objective
+    in DDP (SyncBatchNorm for BatchNorm backbones on GPU). Its inactive terms' parameters are
+    frozen, so DDP holds none that go without a gradient; `find_unused_parameters` stays on when
+    a registered term is off, in case an encoder leaves a parameter unused there."""
     if not is_distributed():
         return objective
-    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in objective.modules())
     if has_bn and device.type == "cuda":  # SyncBatchNorm is GPU-only; CPU ranks keep local BN
         objective = torch.nn.SyncBatchNorm.convert_sync_batchnorm(objective)
-    every_term = config.use_global and config.use_local and config.use_pert
+    every_term = set(objective.active) >= set(TERMS)
     return DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda" else None,
                                    find_unused_parameters=not every_term)
 

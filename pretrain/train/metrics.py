@@ -7,14 +7,11 @@ import io
 import json
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from perturb.atomic import atomic_open
-
-#: Loss terms as logged: their unweighted values, and the weighted total.
-LOSS_KEYS = ("loss", "global", "local", "pert")
-
 
 class WindowMeans:
     """Means of named values since the last `pop()`."""
@@ -60,8 +57,16 @@ class MetricsLog:
             handle.write(json.dumps(row) + "\n")
 
 
-def plot_loss_curve(rows: list[dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> Path | None:
-    """Each loss term (unweighted) and the total against the optimizer step; None without rows."""
+def plot_loss_curve(
+    rows: list[dict[str, Any]],
+    path: str | os.PathLike[str],
+    terms: Sequence[str],
+    metrics: Sequence[str] = (),
+    title: str = "",
+) -> Path | None:
+    """The weighted total and each loss term (unweighted) against the optimizer step, and beside
+    them the terms' metrics (fractions, such as how often the original report ranks first);
+    None without rows."""
     if not rows:
         return None
     import matplotlib
@@ -71,15 +76,15 @@ def plot_loss_curve(rows: list[dict[str, Any]], path: str | os.PathLike[str], ti
 
     steps = [row["step"] for row in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for key in LOSS_KEYS:
-        if key in rows[0]:
-            axes[0].plot(steps, [row[key] for row in rows], label="total (weighted)" if key == "loss" else key)
+    for key in ("loss", *terms):
+        axes[0].plot(steps, [row[key] for row in rows], label="total (weighted)" if key == "loss" else key)
     axes[0].set(xlabel="optimizer step", ylabel="loss", title=title or "pretraining losses")
     axes[0].legend()
-    if "pert_acc" in rows[0]:
-        axes[1].plot(steps, [row["pert_acc"] for row in rows], color="tab:green")
-        axes[1].set(ylim=(0, 1.02), ylabel="original ranked first")
-    axes[1].set(xlabel="optimizer step", title="perturbation discrimination accuracy")
+    for key in metrics:
+        axes[1].plot(steps, [row[key] for row in rows], label=key)
+    if metrics:
+        axes[1].legend()
+    axes[1].set(xlabel="optimizer step", ylim=(0, 1.02), title="metrics of the loss terms")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)

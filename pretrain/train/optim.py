@@ -8,17 +8,17 @@ import math
 import torch
 
 from pretrain.train.config import TrainConfig
-from pretrain.model.dual_encoder import PretrainModel
 
 
-def param_groups(model: PretrainModel, config: TrainConfig) -> list[dict]:
-    """Encoders at `lr_encoders`, heads and temperatures at `lr_heads`; no weight decay on
-    biases, norm parameters and temperatures (anything below two dimensions)."""
+def param_groups(module: torch.nn.Module, config: TrainConfig) -> list[dict]:
+    """Encoders at `lr_encoders`, heads and the loss terms' parameters (temperatures) at
+    `lr_heads`; no weight decay on biases, norm parameters and temperatures (anything below two
+    dimensions). `module`: the model, or the `Objective` that holds it (as `model`) and its terms."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, param in model.named_parameters():
+    for name, param in module.named_parameters():
         if not param.requires_grad:
             continue
-        encoder = name.startswith(("image_encoder.", "text_encoder."))
+        encoder = name.removeprefix("model.").startswith(("image_encoder.", "text_encoder."))
         groups.setdefault((encoder, param.ndim >= 2), []).append(param)
     return [
         {"params": params, "name": "encoders" if encoder else "heads",
@@ -28,8 +28,8 @@ def param_groups(model: PretrainModel, config: TrainConfig) -> list[dict]:
     ]
 
 
-def build_optimizer(model: PretrainModel, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    return torch.optim.AdamW(param_groups(model, config), fused=device.type == "cuda")
+def build_optimizer(module: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    return torch.optim.AdamW(param_groups(module, config), fused=device.type == "cuda")
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int):

@@ -12,7 +12,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from pretrain.train.config import TrainConfig
 from pretrain.train.distributed import is_distributed
-from pretrain.model.dual_encoder import PretrainModel
 from pretrain.train.objective import to_device
 
 
@@ -50,10 +49,11 @@ def forward_backward(
     return sums, waited
 
 
-def clip_and_read(raw: PretrainModel, sums: dict[str, torch.Tensor], grad_clip: float) -> dict[str, float]:
-    """Clip the gradient norm (when grad_clip > 0) and bring the terms and the norm to the host
-    in one sync; under DDP the terms are averaged over ranks, so every rank reads the same."""
-    params = [p for p in raw.parameters() if p.grad is not None]
+def clip_and_read(trained: torch.nn.Module, sums: dict[str, torch.Tensor], grad_clip: float) -> dict[str, float]:
+    """Clip the gradient norm of `trained` (the bare `Objective`: the model and its terms) when
+    grad_clip > 0, and bring the terms and the norm to the host in one sync; under DDP the terms
+    are averaged over ranks, so every rank reads the same."""
+    params = [p for p in trained.parameters() if p.grad is not None]
     if grad_clip > 0:
         norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
     else:
