@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pretrain.phantoms.findings import KINDS, drawable
+from pretrain.phantoms.findings import DRAWABLE_FINDINGS, drawable
 from pretrain.phantoms.phantom import render_phantom, save_png, seed_for
 from pretrain.data.tags import parse_tag
 
@@ -76,9 +76,9 @@ def test_tags_it_cannot_draw_are_ignored_and_returned():
     assert np.array_equal(phantom.image, render_phantom([], 5, SIZE).image)
 
 
-@pytest.mark.parametrize("kind", sorted(k for k in KINDS if k != "normal"))
-def test_every_gallery_example_changes_the_image(kind):
-    example = KINDS[kind].example
+@pytest.mark.parametrize("finding", sorted(name for name in DRAWABLE_FINDINGS if name != "normal"))
+def test_every_gallery_example_changes_the_image(finding):
+    example = DRAWABLE_FINDINGS[finding].example
     assert drawable(example)
     a = render_phantom([example], 3, SIZE).image.astype(int)
     b = render_phantom([], 3, SIZE).image.astype(int)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pretrain.phantoms.findings import KINDS
+from pretrain.phantoms.findings import DRAWABLE_FINDINGS
 from pretrain.phantoms.phantom import render_phantom, save_png
 
 
 def gallery_tags() -> list[str]:
-    """The example tag of every drawable kind, normal first."""
-    return ["normal"] + sorted(k.example for k in KINDS.values() if k.name != "normal")
+    """The example tag of every drawable finding, normal first."""
+    return ["normal"] + sorted(f.example for f in DRAWABLE_FINDINGS.values() if f.name != "normal")
 
 
 def render_gallery(path: str | Path, tile: int = 256, columns: int = 6, seed: int = 7) -> int:

@@ -1,11 +1,12 @@
-"""Drawable findings: the kinds, the MeSH vocabulary that names them, and the drawing plan."""
+"""Drawable findings: what the phantom can draw, the MeSH vocabulary that names it, and the
+drawing plan."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
 from pretrain.phantoms.findings import devices, parenchyma, pleura, shape, skeleton  # noqa: F401
-from pretrain.phantoms.findings.registry import KINDS, Kind, Plan, make_plan, register
+from pretrain.phantoms.findings.registry import DRAWABLE_FINDINGS, DrawableFinding, Plan, make_plan, register
 from pretrain.phantoms.findings.vocabulary import classify
 from pretrain.data.tags import parse_tag
 
@@ -13,7 +14,7 @@ register("normal", "normal")
 
 
 def plan_findings(tags: Iterable[str], seed: int) -> Plan:
-    """The findings to draw for `tags`, and the tags no kind can draw."""
+    """The findings to draw for `tags`, and the tags none of them shows."""
     return make_plan(tags, seed, classify)
 
 
@@ -22,4 +23,4 @@ def drawable(raw: str) -> bool:
     return classify(parse_tag(raw)) is not None
 
 
-__all__ = ["KINDS", "Kind", "Plan", "classify", "drawable", "plan_findings"]
+__all__ = ["DRAWABLE_FINDINGS", "DrawableFinding", "Plan", "classify", "drawable", "plan_findings"]

@@ -77,7 +77,7 @@ def draw_atelectasis(tag: Tag, canvas: Canvas, rng: np.random.Generator) -> None
                                region)
 
 
-#: kind → (radius range, fluid (aeration loss), added density, edge softness in pixels)
+#: finding → (radius range, fluid (aeration loss), added density, edge softness in pixels)
 NODULES = {
     "nodule": ((0.022, 0.035), 0.8, 0.03, 2.5),
     "mass": ((0.07, 0.11), 0.8, 0.0, 5.0),

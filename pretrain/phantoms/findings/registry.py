@@ -1,6 +1,6 @@
-"""Kinds of drawable findings, and the plan that turns a report's tags into findings to draw.
+"""The drawable findings, and the plan that turns a report's tags into findings to draw.
 
-A kind may `adjust` the anatomy before it is drawn (a bigger heart, lower domes) and/or `draw`
+A drawable finding may `adjust` the anatomy before it is drawn (a bigger heart, lower domes) and/or `draw`
 on the canvas afterwards (fluid, nodules, devices). Each planned finding has its own random stream
 derived from the seed and its tag, so adding a tag never changes how the others look.
 """
@@ -22,8 +22,8 @@ Draw = Callable[[Tag, Canvas, np.random.Generator], None]
 
 
 @dataclass(frozen=True)
-class Kind:
-    """A drawable finding. `example` is a tag that shows it (used by the gallery)."""
+class DrawableFinding:
+    """A finding the phantom can draw. `example` is a tag that shows it (used by the gallery)."""
 
     name: str
     example: str
@@ -31,30 +31,30 @@ class Kind:
     draw: Draw | None = None
 
 
-KINDS: dict[str, Kind] = {}
+DRAWABLE_FINDINGS: dict[str, DrawableFinding] = {}
 
 
 def register(name: str, example: str, *, adjust: Adjust | None = None,
              draw: Draw | None = None) -> None:
-    """Add a kind; names are unique."""
-    if name in KINDS:
-        raise ValueError(f"finding kind {name!r} is already registered")
-    KINDS[name] = Kind(name, example, adjust, draw)
+    """Add a drawable finding; names are unique."""
+    if name in DRAWABLE_FINDINGS:
+        raise ValueError(f"drawable finding {name!r} is already registered")
+    DRAWABLE_FINDINGS[name] = DrawableFinding(name, example, adjust, draw)
 
 
 @dataclass(frozen=True)
 class PlannedFinding:
-    kind: Kind
+    drawable: DrawableFinding
     tag: Tag
     seed: int
 
     def adjust(self, anatomy: Anatomy) -> None:
-        if self.kind.adjust is not None:
-            self.kind.adjust(self.tag, anatomy)
+        if self.drawable.adjust is not None:
+            self.drawable.adjust(self.tag, anatomy)
 
     def draw(self, canvas: Canvas) -> None:
-        if self.kind.draw is not None:
-            self.kind.draw(self.tag, canvas, np.random.default_rng(self.seed))
+        if self.drawable.draw is not None:
+            self.drawable.draw(self.tag, canvas, np.random.default_rng(self.seed))
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Plan:
 
 def make_plan(tags: Iterable[str], seed: int,
                   classify: Callable[[Tag], str | None]) -> Plan:
-    """Classify each tag; the ones no kind can draw are returned in `ignored`."""
+    """Classify each tag; the ones no drawable finding shows are returned in `ignored`."""
     findings: list[PlannedFinding] = []
     ignored: list[str] = []
     seen: dict[str, int] = {}
@@ -77,7 +77,7 @@ def make_plan(tags: Iterable[str], seed: int,
             continue
         seen[raw] = seen.get(raw, 0) + 1
         digest = hashlib.blake2b(f"{seed}:{raw}:{seen[raw]}".encode(), digest_size=8)
-        findings.append(PlannedFinding(KINDS[name], tag, int.from_bytes(digest.digest(), "little")))
+        findings.append(PlannedFinding(DRAWABLE_FINDINGS[name], tag, int.from_bytes(digest.digest(), "little")))
     return Plan(tuple(findings), tuple(ignored))
 
 

@@ -1,4 +1,4 @@
-"""Which drawable kind (if any) an Open-I MeSH tag names.
+"""Which drawable finding (if any) an Open-I MeSH tag names.
 
 The same picture is indexed under several headings (`Cardiac Shadow/enlarged` is cardiomegaly,
 `Costophrenic Angle/blunted` a small effusion, `Lung/hyperdistention` hyperinflation), and one
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pretrain.data.tags import Tag
 
-#: headings that name one kind whatever their qualifiers
+#: headings that name one drawable finding whatever their qualifiers
 DIRECT = {
     "normal": "normal",
     "cardiomegaly": "cardiomegaly",
@@ -50,7 +50,7 @@ BODY_ELSEWHERE = {"humerus", "shoulder", "breast", "neck", "abdomen", "clavicle"
 
 
 def classify(tag: Tag) -> str | None:
-    """The kind that draws `tag`, or None when the phantom cannot show it."""
+    """The name of the drawable finding that shows `tag`, or None when the phantom cannot."""
     finding = tag.finding
     if finding in DIRECT:
         return DIRECT[finding]
