@@ -46,11 +46,11 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import Dataset, DistributedSampler  # noqa: E402
 
 from perturb.cache import ParseCache  # noqa: E402
+from pretrain.model.dual_encoder import build_model, masked_mean  # noqa: E402
+from pretrain.model.losses import global_loss, logit_scale  # noqa: E402
 from pretrain.train.collator import PerturbationCollator  # noqa: E402
 from pretrain.train.config import TrainConfig  # noqa: E402
 from pretrain.train.loader import SeededItems, epoch_loader  # noqa: E402
-from pretrain.model.losses import global_loss, logit_scale  # noqa: E402
-from pretrain.model.dual_encoder import build_model, masked_mean  # noqa: E402
 from pretrain.train.objective import Objective, to_device  # noqa: E402
 from pretrain.train.optim import build_optimizer  # noqa: E402
 from pretrain.train.step import autocast, clip_and_read, forward_backward  # noqa: E402
@@ -353,7 +353,8 @@ def main() -> None:
     dataset = SyntheticPairs(records, max(batch_size * (warmup + steps + 2), args.max_batch_limit if not tiny else 64),
                              config.image_size)
     collator = PerturbationCollator(tokenizer, cache.get, k_negatives=config.k_negatives, seed=0,
-                                    max_length=config.max_length, pad_to_multiple_of=8 if device.type == "cuda" else None)
+                                    max_length=config.max_length,
+                                    pad_to_multiple_of=8 if device.type == "cuda" else None)
     batches = [collator([dataset[(j * batch_size + i) % len(dataset)] for i in range(batch_size)]) for j in range(4)]
     if device.type == "cuda":
         batches = [{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in b.items()} for b in batches]

@@ -128,8 +128,8 @@ def phantoms_command(
 def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int, seed: int,
                     workers: int, test_fraction: float, valid_fraction: float,
                     quiet: bool) -> None:
-    from pretrain.phantoms.phantom_set import build_phantom_set
     from pretrain.data.reports import read_reports
+    from pretrain.phantoms.phantom_set import build_phantom_set
 
     reports, rejects = read_reports(reports_path)
     if out.exists() and not out.is_dir():

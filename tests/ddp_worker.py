@@ -17,12 +17,12 @@ import torch
 import torch.distributed as dist
 
 from perturb.cache import ParseCache
-from pretrain.train.collator import PerturbationCollator
-from pretrain.train.config import TrainConfig
 from pretrain.data import ManifestDataset
-from pretrain.train.distributed import init_from_env
 from pretrain.experiments.ablation import SETTINGS
 from pretrain.model.dual_encoder import build_model
+from pretrain.train.collator import PerturbationCollator
+from pretrain.train.config import TrainConfig
+from pretrain.train.distributed import init_from_env
 from pretrain.train.loop import seed_everything, train, wrap_for_ranks
 from pretrain.train.objective import Objective, to_device
 from pretrain.train.terms import build_terms

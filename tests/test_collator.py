@@ -14,9 +14,9 @@ import torch
 
 from perturb import PERTURBATIONS, ParsedReport
 from perturb.cache import ParseCache, write_parse_cache
+from pretrain.model.encoders import load_tokenizer
 from pretrain.model.text import tokenize_reports
 from pretrain.train.collator import CollatorError, PerturbationCollator, epoch_seed
-from pretrain.model.encoders import load_tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -181,8 +181,8 @@ BLOCKED_SPACY = textwrap.dedent(
     import torch
     from torch.utils.data import DataLoader
     from perturb.cache import ParseCache
-    from pretrain.train.collator import PerturbationCollator
     from pretrain.model.encoders import load_tokenizer
+    from pretrain.train.collator import PerturbationCollator
 
     cache_path, texts = sys.argv[1], sys.argv[2:]
     items = [{"id": f"r{i}", "image": torch.zeros(3, 4, 4), "text": t, "tags": []} for i, t in enumerate(texts)]

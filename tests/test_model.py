@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pretrain.train.config import TrainConfig
-from pretrain.model.encoders import EncoderError, ImageEncoder, TextEncoder, build_image_backbone, minilm_dir, resolve_local
 from pretrain.model.dual_encoder import build_model, masked_mean, pool_words
+from pretrain.model.encoders import (EncoderError, ImageEncoder, TextEncoder, build_image_backbone, minilm_dir,
+                                     resolve_local)
+from pretrain.train.config import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pretrain.data.tags import parse_tag
 from pretrain.phantoms.findings import DRAWABLE_FINDINGS, drawable
 from pretrain.phantoms.phantom import render_phantom, save_png, seed_for
-from pretrain.data.tags import parse_tag
 
 SIZE = 96
 SEEDS = (1, 2, 3)

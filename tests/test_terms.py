@@ -105,7 +105,8 @@ def test_a_term_reads_raw_features_owns_a_module_and_gets_its_batch_entries(mode
     out = objective(batch)
     out["loss"].backward()
     assert set(out) == {"loss", "global", "pert", "pert_acc", "raw_length"}
-    assert term.probe.weight.grad is not None and model.image_encoder.backbone.embedder.embedder.convolution.weight.grad is not None
+    assert term.probe.weight.grad is not None
+    assert model.image_encoder.backbone.embedder.embedder.convolution.weight.grad is not None
 
 
 def test_a_term_that_reads_what_nobody_gives_is_a_one_line_error(model_and_tokenizer):

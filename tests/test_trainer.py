@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def phantoms(tmp_path_factory, parser):
     """44 training pairs: the sample reports drawn as 48-px phantoms, and their parse cache."""
-    from pretrain.phantoms.phantom_set import build_phantom_set
     from pretrain.data.reports import read_reports
+    from pretrain.phantoms.phantom_set import build_phantom_set
 
     folder = tmp_path_factory.mktemp("phantoms")
     reports, _ = read_reports(ROOT / "data_samples" / "reports.jsonl")
@@ -178,7 +178,8 @@ def test_config_round_trips_through_toml(tmp_path):
 def test_overrides_are_checked_like_a_config_file_and_none_means_not_given(tmp_path):
     base = TrainConfig(alpha=0.25, seed=3)
     changed = base.with_overrides({"seed": 5, "alpha": None, "out_dir": tmp_path, "kinds": "shuffle_all_words"})
-    assert (changed.seed, changed.alpha, changed.out_dir, changed.kinds) == (5, 0.25, str(tmp_path), ["shuffle_all_words"])
+    assert (changed.seed, changed.alpha, changed.kinds) == (5, 0.25, ["shuffle_all_words"])
+    assert changed.out_dir == str(tmp_path)
     assert base.seed == 3  # a copy
     with pytest.raises(ConfigError, match="command line: batch_size must be int"):
         base.with_overrides({"batch_size": "8"}, where="command line")
@@ -230,7 +231,8 @@ def test_an_older_checkpoint_with_the_temperatures_in_the_model_resumes_exactly(
     train(tiny_config(phantoms, old), resume=True)
     assert _losses(old) == _losses(straight)
     heads = load_file(old / "final" / "heads.safetensors")
-    heads["log_scale_global"], heads["log_scale_pert"] = heads.pop("terms.global.log_scale"), heads.pop("terms.pert.log_scale")
+    for old, new in (("log_scale_global", "global.log_scale"), ("log_scale_pert", "pert.log_scale")):
+        heads[old] = heads.pop("terms." + new)
     save_file(heads, old / "final" / "heads.safetensors")
     model, _, _ = load_for_eval(old)
     assert torch.equal(model.image_global_head.weight, load_for_eval(straight)[0].image_global_head.weight)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from perturb.atomic import open_text
 from perturb.errors import UsageError
-from pretrain.data.openi import OpenIReport
 from perturb.parser import text_problem, unicode_problem
+from pretrain.data.openi import OpenIReport
 
 
 class ReportsFileError(UsageError):

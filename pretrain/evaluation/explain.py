@@ -65,9 +65,9 @@ def explain_pair(
     import torch
     import torch.nn.functional as F
 
-    from pretrain.model.text import tokenize_reports
     from pretrain.data.images import ImageError, load_image
     from pretrain.data.transforms import IMAGE_MEAN, IMAGE_STD, XrayTransform
+    from pretrain.model.text import tokenize_reports
 
     if not text.strip():
         raise ExplainError("the report is empty")

@@ -59,7 +59,9 @@ class PretrainModel(nn.Module):
         """images [B, C, H, W] → (global [B, D], local [B, R, D]), both L2-normalised."""
         return self._image_heads(*self.image_encoder(images))
 
-    def _image_heads(self, global_features: torch.Tensor, local_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _image_heads(
+        self, global_features: torch.Tensor, local_features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return (
             F.normalize(self.image_global_head(global_features), dim=-1),
             F.normalize(self.image_local_head(local_features), dim=-1),
@@ -113,7 +115,8 @@ class PretrainModel(nn.Module):
 
 def build_model(config) -> tuple[PretrainModel, object]:
     """(model, tokenizer) for a `TrainConfig`: encoders by alias or local directory."""
-    from pretrain.model.encoders import TEXT_ALIASES, EncoderError, build_image_backbone, build_text_backbone, load_tokenizer
+    from pretrain.model.encoders import (TEXT_ALIASES, EncoderError, build_image_backbone, build_text_backbone,
+                                         load_tokenizer)
 
     tokenizer = load_tokenizer(config.tokenizer if config.text_encoder in TEXT_ALIASES else config.text_encoder)
     image = ImageEncoder(build_image_backbone(config.image_encoder, image_size=config.image_size,

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pretrain.phantoms.findings import drawable
+from perturb.atomic import remove_stale
 from pretrain.data.images import is_complete_png
 from pretrain.data.manifest import ManifestRow, write_manifest
-from pretrain.phantoms.phantom import DEFAULT_SIZE, render_phantom, save_png, seed_for
-from perturb.atomic import remove_stale
 from pretrain.data.openi import OpenIReport
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
+from pretrain.phantoms.findings import drawable
+from pretrain.phantoms.phantom import DEFAULT_SIZE, render_phantom, save_png, seed_for
 
 IMAGE_FOLDER = "images"
 

@@ -188,8 +188,8 @@ def _load_final(path: Path):
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
-    from pretrain.model.encoders import ImageEncoder, TextEncoder, _without_pooler
     from pretrain.model.dual_encoder import PretrainModel
+    from pretrain.model.encoders import ImageEncoder, TextEncoder, _without_pooler
 
     config = TrainConfig.load(path / "config.toml")
     image_backbone = AutoModel.from_pretrained(path / "image_encoder")

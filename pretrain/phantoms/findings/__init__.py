@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from pretrain.data.tags import parse_tag
 from pretrain.phantoms.findings import devices, parenchyma, pleura, shape, skeleton  # noqa: F401
 from pretrain.phantoms.findings.registry import DRAWABLE_FINDINGS, DrawableFinding, Plan, make_plan, register
 from pretrain.phantoms.findings.vocabulary import classify
-from pretrain.data.tags import parse_tag
 
 register("normal", "normal")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from pretrain.data.tags import Tag
 from pretrain.phantoms.canvas import Canvas
 from pretrain.phantoms.drawing import ellipse, soft_step, unit
 from pretrain.phantoms.findings.registry import named_sides, register
-from pretrain.data.tags import Tag
 
 METAL = 0.6
 

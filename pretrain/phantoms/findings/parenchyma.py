@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from pretrain.data.tags import Tag
 from pretrain.phantoms.anatomy import SIGN
 from pretrain.phantoms.canvas import SIDES, Canvas
 from pretrain.phantoms.drawing import blob, ellipse, polyline, smooth_noise, unit
 from pretrain.phantoms.findings.registry import named_sides, register, severity, sides
-from pretrain.data.tags import Tag
 
 #: zone → (lateral 0..1, down 0..1, half-width, half-height) of the region it names in a lung.
 ZONES = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from pretrain.data.tags import Tag
 from pretrain.phantoms.anatomy import SIGN
 from pretrain.phantoms.canvas import Canvas
 from pretrain.phantoms.drawing import soft_step, unit
 from pretrain.phantoms.findings.registry import register, severity, sides
-from pretrain.data.tags import Tag
 
 #: Height of the fluid at the chest wall, as a fraction of the lung height, by severity.
 EFFUSION_HEIGHT = {0.6: 0.1, 1.0: 0.15, 1.5: 0.24, 2.0: 0.34, 3.0: 0.55}

@@ -13,9 +13,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from pretrain.data.tags import Tag, parse_tag
 from pretrain.phantoms.anatomy import Anatomy
 from pretrain.phantoms.canvas import Canvas
-from pretrain.data.tags import Tag, parse_tag
 
 Adjust = Callable[[Tag, Anatomy], None]
 Draw = Callable[[Tag, Canvas, np.random.Generator], None]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from pretrain.data.tags import Tag
 from pretrain.phantoms.anatomy import Anatomy
 from pretrain.phantoms.canvas import Canvas
 from pretrain.phantoms.drawing import ellipse, polyline, soft_step
 from pretrain.phantoms.findings.registry import named_sides, register, severity
-from pretrain.data.tags import Tag
 
 
 def adjust_cardiomegaly(tag: Tag, a: Anatomy) -> None:

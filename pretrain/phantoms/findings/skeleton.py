@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from pretrain.data.tags import Tag
 from pretrain.phantoms.anatomy import SIGN, Anatomy
 from pretrain.phantoms.canvas import Canvas
 from pretrain.phantoms.findings.registry import named_sides, register, severity
-from pretrain.data.tags import Tag
 
 
 def draw_degenerative_spine(tag: Tag, canvas: Canvas, rng: np.random.Generator) -> None:
