@@ -163,8 +163,8 @@ def _setting_option(name: str, panel: str, setting: Setting, annotation: object,
     """`Annotated[T | None, typer.Option(...)]` for one setting: None when the flag is not given."""
     value_type = next(t for t in typing.get_args(annotation) or (annotation,) if t is not type(None))
     value_type = str if typing.get_origin(value_type) is list else value_type  # kinds: comma-separated
-    flags = setting.flags or (f"--{name.replace('_', '-')}" + (f"/--no-{name.replace('_', '-')}"
-                                                                if value_type is bool else ""),)
+    flag = name.replace("_", "-")
+    flags = setting.flags or ((f"--{flag}/--no-{flag}",) if value_type is bool else (f"--{flag}",))
     shown = "" if default is None else " " + escape(f"[default: {_shown(default)}]")  # not rich markup
     return Annotated[value_type | None, typer.Option(
         *flags, help=setting.help + shown, min=setting.min, max=setting.max, metavar=setting.metavar,
@@ -190,7 +190,7 @@ def train_settings(fields: Iterable[str] | None = None) -> Callable:
             name, panels[name], settings[name], types[name], getattr(defaults, name))) for name in names]
 
         @functools.wraps(command)
-        def run(**kwargs):
+        def run(**kwargs) -> None:
             overrides = {name: kwargs.pop(name) for name in names}
             return command(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
 

@@ -82,19 +82,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-#: Metrics of each step that the progress callback is not shown (they are logged).
+#: Figures of each step that are logged but not shown beside the progress bar.
 UNSHOWN = ("grad_norm", "samples_per_s", "data_wait")
 
 
 class _Run:
     """One training run's state; `fit` drives it."""
 
-    def __init__(self, config: TrainConfig, info: DistInfo, device: torch.device, progress: Progress | None) -> None:
+    def __init__(self, config: TrainConfig, info: DistInfo, device: torch.device, progress: Progress) -> None:
         from pretrain.data import ManifestDataset
         from pretrain.data.manifest import ManifestError
 
         self.config, self.info, self.device = config, info, device
-        self.progress = progress if progress is not None and info.is_main else silent  # one rank reports
+        self.progress = progress if info.is_main else silent  # one rank reports
         self.run_dir = Path(config.out_dir)
         if info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +197,7 @@ class _Run:
             restore_rng_state(state["rng"][self.info.rank])
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             raise ConfigError(f"{checkpoint}: does not fit this run ({type(err).__name__}: "
-                                  f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
+                              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
         if self.info.is_main:
             self.metrics.truncate_after(self.step)
 
@@ -314,7 +314,7 @@ def train(
     config: TrainConfig,
     *,
     resume: bool = False,
-    progress: Progress | None = None,
+    progress: Progress = silent,
     stop: StopRequest | None = None,
 ) -> Path:
     """Run (or with `resume`, continue) pretraining; returns the run folder. Parsing and the

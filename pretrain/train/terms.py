@@ -5,6 +5,8 @@ from `pretrain.model.dual_encoder.FEATURES`), entries of the batch (`batch_keys`
 `collate` may add in the DataLoader workers), the model's heads it trains (`model_parameters`) —
 owns its own parameters (a learnable temperature, a head of its own), and returns its unweighted
 loss and its metrics. `Objective` sums the active terms with their weights and logs each by name.
+A module that several terms share (a decoder that captions and summarises) is given to each of
+them, or is a module of the model that their `model_parameters` name.
 
 A term registers as a perturbation does: `@register_term` on the class, whose `from_config`
 builds it for a `TrainConfig` or returns None when the config leaves it off. A term left off is
@@ -33,6 +35,7 @@ from pretrain.model.losses import (
 )
 from pretrain.train.collator import BatchPart
 
+
 @dataclass
 class TermOutput:
     """A term's unweighted scalar loss and its metrics (detached, logged by name)."""
@@ -52,7 +55,8 @@ class LossTerm(nn.Module):
     features: ClassVar[frozenset[str]] = frozenset()
     #: Batch entries it reads beyond `images`, `input_ids`, `attention_mask` and `word_ids`.
     batch_keys: ClassVar[tuple[str, ...]] = ()
-    #: The model's parameters it trains, by name prefix (its heads); no other term's are frozen.
+    #: The model's parameters it trains, by name prefix (its heads); heads no active term trains
+    #: are frozen.
     model_parameters: ClassVar[tuple[str, ...]] = ()
     #: Names of the metrics its `forward` returns.
     metrics: ClassVar[tuple[str, ...]] = ()
