@@ -231,8 +231,8 @@ def test_an_older_checkpoint_with_the_temperatures_in_the_model_resumes_exactly(
     train(tiny_config(phantoms, old), resume=True)
     assert _losses(old) == _losses(straight)
     heads = load_file(old / "final" / "heads.safetensors")
-    for old, new in (("log_scale_global", "global.log_scale"), ("log_scale_pert", "pert.log_scale")):
-        heads[old] = heads.pop("terms." + new)
+    for legacy, name in (("log_scale_global", "global.log_scale"), ("log_scale_pert", "pert.log_scale")):
+        heads[legacy] = heads.pop("terms." + name)
     save_file(heads, old / "final" / "heads.safetensors")
     model, _, _ = load_for_eval(old)
     assert torch.equal(model.image_global_head.weight, load_for_eval(straight)[0].image_global_head.weight)
