@@ -1,5 +1,4 @@
-"""Drawable findings: what the phantom can draw, the MeSH vocabulary that names it, and the
-drawing plan."""
+"""Drawable findings: what the phantom draws, the MeSH vocabulary that names them, and the plan."""
 
 from __future__ import annotations
 
