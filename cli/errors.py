@@ -42,6 +42,7 @@ class DataError(CliError):
 def reported_errors(command: str) -> Iterator[None]:
     """Turn the errors a user can cause into `radperturb COMMAND: error: ...` and an exit code."""
     from cli.processes import Terminated
+    from perturb import errors
     from perturb.cache import ParseCacheError
     from perturb.parser import ModelNotFoundError
 
@@ -53,6 +54,10 @@ def reported_errors(command: str) -> Iterator[None]:
         fail(command, str(err), USAGE)
     except ParseCacheError as err:
         fail(command, f"unreadable parse cache: {err}", DATA)
+    except errors.UsageError as err:
+        fail(command, str(err), USAGE)
+    except errors.DataError as err:
+        fail(command, str(err), DATA)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as `cat` does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
