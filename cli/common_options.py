@@ -118,8 +118,8 @@ TRAIN_SETTINGS: dict[str, dict[str, Setting]] = {
         "use_local": Setting("GLoRIA local term.", ("--local/--no-local",)),
         "use_pert": Setting("Perturbation discrimination term.", ("--pert/--no-pert",)),
         "k_negatives": Setting("Perturbed negatives per report.", ("--negatives", "--k-negatives", "-K"), min=0),
-        "kinds": Setting("Perturbations to draw from: comma-separated names, 'paper' (the paper's nine), 'clinical' or 'all'.", ("--kinds", "-k"),
-                         metavar="KINDS"),
+        "kinds": Setting("Perturbations to draw from: comma-separated names, 'paper' (the paper's nine), "
+                         "'clinical' or 'all'.", ("--kinds", "-k"), metavar="KINDS"),
         "with_replacement": Setting("Draw kinds with replacement.", ("--with-replacement/--without-replacement",)),
         "scope": Setting("Perturb the whole report or each sentence on its own: report or sentence."),
         "temp1": Setting("Local loss: sharpness of the word→region attention."),
