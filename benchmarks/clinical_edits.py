@@ -39,7 +39,7 @@ import perturb
 from perturb import CLINICAL_KINDS, PAPER_KINDS
 from perturb.clinical import describe
 from perturb.leaks import more_casing_anomalies, new_forms, vocabulary
-from perturb.openi import load_openi
+from pretrain.data.openi import load_openi
 from pretrain.data.splits import assign_split
 from pretrain.evaluation.blind_lm import fit_training_lm, tokenize
 

@@ -26,7 +26,7 @@ from rich.table import Table
 import perturb
 from perturb.kinds.antonyms import LEXICON
 from perturb.leaks import casing_anomalies, measure, more_casing_anomalies, new_forms, vocabulary, word_forms
-from perturb.openi import load_openi
+from pretrain.data.openi import load_openi
 from pretrain.data.splits import assign_split
 
 ANTONYMS = "replace_adjectives_with_antonyms"

@@ -32,8 +32,8 @@ def sample_texts() -> list[str]:
 
 @pytest.fixture(scope="session")
 def openi_reports():
-    """All Open-I reports (`perturb.openi.OpenIReport`), or a skip with the reason."""
-    from perturb.openi import OpenIUnavailable, load_openi
+    """All Open-I reports (`pretrain.data.openi.OpenIReport`), or a skip with the reason."""
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     try:
         return load_openi()

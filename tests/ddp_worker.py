@@ -16,14 +16,16 @@ from unittest import mock
 import torch
 import torch.distributed as dist
 
-from pretrain.collator import PerturbationCollator
-from pretrain.config import TrainConfig
+from perturb.io.parse_cache import ParseCache
 from pretrain.data import ManifestDataset
-from pretrain.distributed import init_from_env
-from pretrain.evaluation.ablation import SETTINGS
-from pretrain.model import build_model
-from pretrain.objective import compute_losses, freeze_disabled_terms, to_device
-from pretrain.trainer import seed_everything, train, training_objective
+from pretrain.experiments.ablation import SETTINGS
+from pretrain.model.dual_encoder import build_model
+from pretrain.train.collator import PerturbationCollator
+from pretrain.train.config import TrainConfig
+from pretrain.train.distributed import init_from_env
+from pretrain.train.loop import seed_everything, train, wrap_for_ranks
+from pretrain.train.objective import Objective, to_device
+from pretrain.train.terms import build_terms
 
 #: The ablation's four settings, and the one it leaves out (no global term).
 ALL_SETTINGS = {**SETTINGS, "no_global": {"use_global": False, "use_local": True, "use_pert": True}}
@@ -33,7 +35,7 @@ def train_every_setting(base: TrainConfig, out: Path) -> dict[str, object]:
     outcome: dict[str, object] = {}
     for name, terms in ALL_SETTINGS.items():
         try:
-            run = train(replace(base, out_dir=str(out / name), **terms), quiet=True)
+            run = train(replace(base, out_dir=str(out / name), **terms))
             rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
             outcome[name] = {"steps": [r["step"] for r in rows], "losses": [r["loss"] for r in rows]}
         except Exception as err:  # reported to the test, which prints it
@@ -50,25 +52,26 @@ def global_batch_agreement(base: TrainConfig) -> dict[str, float]:
     model, tokenizer = build_model(config)
     model.eval()
     dataset = ManifestDataset(config.manifest, split="train", image_size=config.image_size, channels=config.channels)
-    collator = PerturbationCollator(tokenizer, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
-                                    max_length=config.max_length, parse_cache=config.parse_cache)
+    collator = PerturbationCollator(tokenizer, ParseCache.load(config.parse_cache).get, k_negatives=config.negatives,
+                                    kinds=config.kinds, seed=config.seed, max_length=config.max_length)
     b = config.batch_size
-    objective = training_objective(model, config, torch.device("cpu"))
+    bare = Objective(model, build_terms(config))
+    objective = wrap_for_ranks(bare, torch.device("cpu"))
     terms = objective(to_device(collator([dataset[i] for i in range(rank * b, (rank + 1) * b)]), torch.device("cpu")))
     terms["loss"].backward()  # DDP averages the gradients over the ranks
     for value in terms.values():
         dist.all_reduce(value.detach_())
     ddp_terms = {k: float(v) / world for k, v in terms.items()}
-    ddp_grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    ddp_grads = {n: p.grad for n, p in bare.named_parameters() if p.grad is not None}
     if rank != 0:
         return {}
     seed_everything(config.seed)
     one, _ = build_model(config)
+    one = Objective(one, build_terms(config))
     one.eval()
-    freeze_disabled_terms(one, config)
     full = to_device(collator([dataset[i] for i in range(world * b)]), torch.device("cpu"))
-    with mock.patch("pretrain.losses.gather_with_grad", lambda x: (x, 0)):  # one process: nothing to gather
-        reference = compute_losses(one, full, config)
+    with mock.patch("pretrain.model.losses.gather_with_grad", lambda x: (x, 0)):  # one process: nothing to gather
+        reference = one(full)
     reference["loss"].backward()
     grads = {n: p.grad for n, p in one.named_parameters() if p.grad is not None}
     assert set(grads) == set(ddp_grads), set(grads) ^ set(ddp_grads)

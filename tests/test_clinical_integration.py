@@ -21,11 +21,11 @@ def invoke(*args: str, input: str | None = None):
 
 
 def test_the_renderer_draws_exactly_the_findings_of_the_vocabulary():
-    from pretrain.data.findings import KINDS
-    from pretrain.data.findings.vocabulary import DIRECT
+    from pretrain.phantoms.findings import DRAWABLE_FINDINGS
+    from pretrain.phantoms.findings.vocabulary import DIRECT
     from pretrain.data.tags import SEVERITY as TAG_SEVERITY
 
-    assert set(KINDS) == FINDING_NAMES == set(FINDINGS) | {"normal"}
+    assert set(DRAWABLE_FINDINGS) == FINDING_NAMES == set(FINDINGS) | {"normal"}
     assert set(DIRECT.values()) <= FINDING_NAMES
     for word, level in TAG_SEVERITY.items():  # the text edits and the tags share one severity scale
         assert SEVERITY[word][1] == level
@@ -33,7 +33,7 @@ def test_the_renderer_draws_exactly_the_findings_of_the_vocabulary():
 
 @pytest.mark.openi
 def test_every_drawable_open_i_tag_names_a_finding_of_the_vocabulary(openi_reports):
-    from pretrain.data.findings import classify
+    from pretrain.phantoms.findings import classify
     from pretrain.data.tags import parse_tag
 
     named = {classify(parse_tag(tag)) for r in openi_reports for tag in r.mesh} - {None}
@@ -67,10 +67,10 @@ def test_show_and_list_know_the_clinical_kinds(parser):
 def test_the_collator_draws_clinical_negatives(parser):
     torch = pytest.importorskip("torch")
     from perturb.io.parse_cache import ParseCache, text_digest
-    from pretrain.collator import PerturbationCollator
-    from pretrain.encoders import load_tokenizer
+    from pretrain.model.encoders import load_tokenizer
+    from pretrain.train.collator import PerturbationCollator
 
     cache = ParseCache({"r0": (text_digest(REPORT), parser.parse(REPORT))})
-    collate = PerturbationCollator(load_tokenizer("minilm"), k_negatives=4, kinds="clinical", parse_cache=cache)
+    collate = PerturbationCollator(load_tokenizer("minilm"), cache.get, k_negatives=4, kinds="clinical")
     batch = collate([{"id": "r0", "image": torch.zeros(3, 8, 8), "text": REPORT, "tags": []}])
     assert sorted(batch["kinds"][0]) == sorted(CLINICAL_KINDS) and batch["neg_valid"].all()

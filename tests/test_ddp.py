@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, parser) -> Path:
     from perturb.io.parse_cache import write_parse_cache
-    from pretrain.data.phantom_set import build_phantom_set
     from pretrain.data.reports import read_reports
+    from pretrain.phantoms.phantom_set import build_phantom_set
 
     folder = tmp_path_factory.mktemp("ddp-data")
     reports, _ = read_reports(ROOT / "data_samples" / "reports.jsonl")

@@ -34,13 +34,13 @@ def manifest(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def run_dir(manifest, tmp_path_factory) -> Path:
-    from pretrain.config import TrainConfig
-    from pretrain.trainer import train
+    from pretrain.train.config import TrainConfig
+    from pretrain.train.loop import train
 
     config = TrainConfig(manifest=str(manifest), image_size=32, image_encoder="tiny-resnet",
                          text_encoder="tiny-bert", embed_dim=16, batch_size=8, k_negatives=2,
                          max_steps=1, device="cpu", out_dir=str(tmp_path_factory.mktemp("run")))
-    return train(config, quiet=True)
+    return train(config)
 
 
 def test_evaluate_writes_tables_json_and_plots(run_dir, manifest, tmp_path, parser):
@@ -123,7 +123,7 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, mo
     import os
     import signal
 
-    import pretrain.trainer as trainer
+    import pretrain.train.loop as trainer
 
     out = tmp_path / "ablation"
     args = ["benchmark", "ablation", "--manifest", manifest, "--out", out, "--settings", "clip,ours",
@@ -169,7 +169,7 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, mo
 
 
 def test_a_spent_time_budget_sends_the_stop_request():
-    from pretrain.evaluation.ablation import _StopFlag
+    from pretrain.experiments.ablation import TimeBudget
 
-    with _StopFlag(0.05) as stop:
+    with TimeBudget(0.05) as stop:
         assert stop.event.wait(timeout=10), "no SIGTERM arrived after the budget was spent"

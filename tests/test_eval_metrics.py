@@ -232,7 +232,7 @@ def test_word_attention_is_the_attention_of_the_local_loss():
     import torch.nn.functional as F
 
     from pretrain.evaluation.explain import word_attention
-    from pretrain.losses import _local_scores
+    from pretrain.model.losses import _local_scores
 
     torch.manual_seed(0)
     words = F.normalize(torch.randn(1, 5, 8), dim=-1)

@@ -22,7 +22,7 @@ ANTONYMS = "replace_adjectives_with_antonyms"
 
 @pytest.fixture(scope="module")
 def openi_split():
-    from perturb.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     try:
         reports = [r for r in load_openi() if r.text]

@@ -350,7 +350,7 @@ def test_11_a_garbage_source_wheel_is_an_error_not_the_cached_reports(tmp_path, 
 
 def test_14_tables_in_a_pipe_are_as_wide_as_they_need(tmp_path, parser):
     """`benchmark ablation` over finished runs prints its table; piped, no cell is cut."""
-    from pretrain.evaluation.ablation import SETTINGS
+    from pretrain.experiments.ablation import SETTINGS
 
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"id": "a", "image": "a.png", "findings": GOOD[0], "impression": "",

@@ -1,7 +1,7 @@
 """The finding vocabulary shared by the clinical edits and the phantom renderer.
 
 Each `Finding` is named exactly as the renderer names what it draws
-(`pretrain.data.findings.vocabulary` imports `FINDING_NAMES` from here), lists the words reports
+(`pretrain.phantoms.findings.vocabulary` imports `FINDING_NAMES` from here), lists the words reports
 use for it and says which attributes it can carry: a side, a severity (on a size or a degree
 scale) and a zone. Everything is lower-case; a term is a sequence of tokens as spaCy splits them.
 

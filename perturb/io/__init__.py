@@ -2,7 +2,8 @@
 
 - `atomic`: atomic writes (`atomic_open`), reading gzip transparently (`open_text`);
 - `parse_cache`: `ParseCache` / `ParseCacheWriter` and `parse_with_cache`, the one way to get
-  parses (the cache's where it serves a record, a parser for the rest);
+  parses (the cache's where it serves a record, a parser for the rest); `build_parse_cache`,
+  `ensure_parse_cache` and `check_parse_cache` for a pretraining run's reports;
 - `records`: readers of JSONL, CSV/TSV and text (files, gzip, stdin) into `Record`s, with a
   counted `Reject` (file, line, reason) for every bad row and unique keys;
 - `pipeline`: records → parses → negatives, in chunks (`perturb_records`);
@@ -17,7 +18,18 @@ progress is reported only through callbacks (`read_records(on_bytes=...)`).
 
 from perturb.io.atomic import atomic_open, open_text
 from perturb.io.corpus_writers import corpus_writer, default_rejects_path, open_output, open_rejects, output_format
-from perturb.io.parse_cache import ParseCache, ParseCacheError, ParseCacheWriter, parse_with_cache, write_parse_cache
+from perturb.io.parse_cache import (
+    ParseCache,
+    ParseCacheError,
+    ParseCacheMismatch,
+    ParseCacheWriter,
+    build_parse_cache,
+    check_parse_cache,
+    ensure_parse_cache,
+    missing_records,
+    parse_with_cache,
+    write_parse_cache,
+)
 from perturb.io.paths import check_outputs
 from perturb.io.pipeline import ParseSource, PerturbOptions, Perturbed, perturb_records
 from perturb.io.records import ByteCount, Record, Reject, Schema, check_inputs, read_records
@@ -29,6 +41,7 @@ __all__ = [
     "ModelIdentity",
     "ParseCache",
     "ParseCacheError",
+    "ParseCacheMismatch",
     "ParseCacheWriter",
     "ParseSource",
     "PerturbOptions",
@@ -38,11 +51,15 @@ __all__ = [
     "Schema",
     "Shard",
     "atomic_open",
+    "build_parse_cache",
+    "check_parse_cache",
     "check_inputs",
     "check_outputs",
     "corpus_writer",
     "default_rejects_path",
+    "ensure_parse_cache",
     "load_parser",
+    "missing_records",
     "model_identity",
     "open_output",
     "open_rejects",

@@ -7,7 +7,9 @@ parse does not spell out that text token by token (a cache edited or mixed up by
 can cost a parse, never give one report another's words.
 
 `parse_with_cache` is the one way to get parses: the cache's where it serves a record, the
-caller's parser for the rest.
+caller's parser for the rest. `build_parse_cache` parses a set of records once with spaCy before a
+pretraining run (so that DataLoader workers only perturb), `check_parse_cache` refuses a cache that
+lacks some of them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from typing import TypeVar
 
 from perturb.errors import DataError
 from perturb.io.atomic import atomic_open, open_text
+from perturb.io.spacy_model import model_identity
 from perturb.parsed import ParsedReport
+from perturb.parser import Parser
 
 T = TypeVar("T")
 
@@ -173,3 +177,68 @@ def parse_with_cache(
         for i, parsed in zip(misses, parse_misses([records[i] for i in misses]), strict=True):
             found[i] = parsed
     return found, len(records) - len(misses)  # type: ignore[return-value]  (every miss was filled)
+
+
+class ParseCacheMismatch(DataError):
+    """A given parse cache that lacks some of the run's reports."""
+
+
+def missing_records(cache: ParseCache, records: Sequence[tuple[str, str]]) -> list[str]:
+    """Ids whose (id, text) the cache cannot serve."""
+    return [key for key, text in records if cache.get(key, text) is None]
+
+
+def build_parse_cache(
+    records: Sequence[tuple[str, str]],
+    path: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    n_process: int = 1,
+    on_parsed: Callable[[int], None] | None = None,
+) -> Path:
+    """Parse each (id, text) with `perturb.Parser` and write the cache atomically, keeping the
+    rows of an existing cache at `path` that the same model made of the same text (only the
+    misses are parsed). `on_parsed(n)` reports progress, kept rows included."""
+    unique = list(dict.fromkeys(records))
+    try:
+        cache = ParseCache.load(path) if Path(path).is_file() else None
+    except ParseCacheError:  # an unreadable old cache is only written over
+        cache = None
+
+    def parse_misses(missing: list[tuple[str, str]]) -> Iterator[ParsedReport]:
+        texts = (text for _, text in missing)
+        for parsed in Parser(model).parse_many(texts, n_process=n_process, batch_size=64):
+            if on_parsed is not None:
+                on_parsed(1)
+            yield parsed
+
+    parses, from_cache = parse_with_cache(unique, cache, parse_misses, model=model_identity(model))
+    if on_parsed is not None and from_cache:
+        on_parsed(from_cache)
+    with ParseCacheWriter(path) as writer:
+        for (key, text), parsed in zip(unique, parses, strict=True):
+            writer.add(key, text, parsed)
+    return Path(path)
+
+
+def ensure_parse_cache(
+    records: Sequence[tuple[str, str]],
+    path: str | os.PathLike[str],
+    *,
+    on_parsed: Callable[[int], None] | None = None,
+) -> Path:
+    """The cache at `path`, built (or completed, keeping the rows it serves) unless it already
+    serves every (id, text) record; a run folder's own cache, reused on resume."""
+    if not Path(path).is_file() or missing_records(ParseCache.load(path), records):
+        build_parse_cache(records, path, on_parsed=on_parsed)
+    return Path(path)
+
+
+def check_parse_cache(path: str | os.PathLike[str], records: Sequence[tuple[str, str]]) -> None:
+    """Raise ParseCacheMismatch (one line) unless the cache at `path` serves every record."""
+    missing = missing_records(ParseCache.load(path), records)
+    if missing:
+        raise ParseCacheMismatch(
+            f"{len(missing)} of {len(records)} reports are missing from the parse cache {path} or changed "
+            f"since it was written (first: {missing[0]}); rebuild it with `radperturb pretrain-cache`"
+        )

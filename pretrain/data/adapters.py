@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perturb.errors import DataError
 from perturb.io.atomic import open_text
 from pretrain.data.manifest import ManifestRow
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
@@ -37,7 +38,7 @@ FRONTAL_VIEWS = ("PA", "AP")
 MIMIC_SPLITS = {"train": "train", "validate": "valid", "valid": "valid", "test": "test"}
 
 
-class AdapterError(Exception):
+class AdapterError(DataError):
     """The layout is not what the adapter expects; one-line message naming what is missing."""
 
 
@@ -87,14 +88,14 @@ def openi_manifest(reports: str | os.PathLike[str], images: str | os.PathLike[st
                    valid_fraction: float = VALID_FRACTION) -> AdapterResult:
     """One row per report with text, paired with its first listed image that exists (Open-I
     lists the frontal view first for most studies; reports do not label views)."""
-    from perturb.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     images = Path(images)
     if not images.is_dir():
         raise AdapterError(f"{images}: no such image folder")
     try:
         reports_list = load_openi(reports)
-    except (OpenIUnavailable, ValueError) as err:
+    except (OpenIUnavailable, DataError) as err:
         raise AdapterError(str(err)) from None
     available = {p.stem: p for p in images.rglob("*") if p.suffix.lower() in (".png", ".jpg",
                                                                                 ".jpeg", ".dcm")}

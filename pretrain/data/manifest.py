@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perturb.errors import DataError
 from perturb.io.atomic import atomic_open, open_text
 from perturb.parser import text_problem, unicode_problem
 from pretrain.data.splits import SPLITS
@@ -25,7 +26,7 @@ FIELDS = ("id", "image", "findings", "impression", "tags", "split")
 TAG_SEPARATOR = ";"
 
 
-class ManifestError(Exception):
+class ManifestError(DataError):
     """A manifest that cannot be used; the message names the file and line."""
 
 

@@ -13,12 +13,13 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from perturb.errors import UsageError
 from perturb.io.atomic import open_text
-from perturb.openi import OpenIReport
 from perturb.parser import text_problem, unicode_problem
+from pretrain.data.openi import OpenIReport
 
 
-class ReportsFileError(Exception):
+class ReportsFileError(UsageError):
     """The file itself cannot be read (missing, not UTF-8); one-line message."""
 
 

@@ -150,9 +150,9 @@ def prefers(lm: KneserNeyLM, original: str, negative: str) -> bool:
 
 def fit_training_lm(order: int = 2, *, source: str | None = None, cache_dir: str | None = None) -> KneserNeyLM:
     """The blind model of the project: fitted on the Open-I reports of the training split
-    (`pretrain.data.splits`) only. Raises `perturb.openi.OpenIUnavailable` when the reports
+    (`pretrain.data.splits`) only. Raises `pretrain.data.openi.OpenIUnavailable` when the reports
     cannot be fetched."""
-    from perturb.openi import load_openi
+    from pretrain.data.openi import load_openi
     from pretrain.data.splits import assign_split
 
     reports = load_openi(source, cache_dir)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from perturb.errors import DataError
 from perturb.parser import unicode_problem
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -21,7 +22,7 @@ _FIELDS = {"premise": ("premise", "sentence1"), "hypothesis": ("hypothesis", "se
            "label": ("label", "gold_label")}
 
 
-class NLIError(ValueError):
+class NLIError(DataError):
     """Bad NLI input or encoder directory; the message is one line meant for the user."""
 
 

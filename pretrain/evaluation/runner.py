@@ -8,11 +8,12 @@ between training and evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import perturb
+from perturb.errors import DataError
 from pretrain.evaluation.classification import linear_probe_report, zero_shot_report
 from pretrain.evaluation.labels import label_matrix
 from pretrain.evaluation.retrieval import retrieval_report
@@ -25,9 +26,10 @@ from pretrain.evaluation.semantic import (
     score_text_only,
     semantic_report,
 )
+from pretrain.progress import Progress
 
 
-class EvaluationError(ValueError):
+class EvaluationError(DataError):
     """Evaluation cannot run on this input; the message is one line for the user."""
 
 
@@ -44,10 +46,6 @@ class EvalOptions:
     device: str = "cpu"
 
 
-#: Progress callback: (stage description, items done in this call, stage total).
-ProgressCallback = Callable[[str, int, int], None]
-
-
 def _dataset(manifest: str | Path, split: str, config):
     import warnings
 
@@ -59,7 +57,7 @@ def _dataset(manifest: str | Path, split: str, config):
                                channels=config.channels, check_images=True)
 
 
-def _encode(model, dataset, options: EvalOptions, stage: str, progress: ProgressCallback | None):
+def _encode(model, dataset, options: EvalOptions, stage: str, progress: Progress | None):
     from pretrain.evaluation.encode import encode_images
 
     report = None if progress is None else (lambda n: progress(stage, n, len(dataset)))
@@ -67,7 +65,7 @@ def _encode(model, dataset, options: EvalOptions, stage: str, progress: Progress
                          on_batch=report)
 
 
-def _tracked(embed, stage: str, progress: ProgressCallback | None):
+def _tracked(embed, stage: str, progress: Progress | None):
     """`embed` reporting its batches to `progress` under `stage`."""
     if progress is None:
         return embed
@@ -80,7 +78,7 @@ def evaluate_loaded(
     config,
     manifest: str | Path,
     options: EvalOptions = EvalOptions(),
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Semantic-structure accuracy (and its text-only control: the same scoring with one blank
     image for every report), retrieval, zero-shot and linear-probe classification of a loaded
