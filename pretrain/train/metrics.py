@@ -13,6 +13,7 @@ from typing import Any
 
 from perturb.io.atomic import atomic_open
 
+
 class WindowMeans:
     """Means of named values since the last `pop()`."""
 
