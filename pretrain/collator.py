@@ -48,6 +48,12 @@ def tokenize_reports(
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "word_ids": word_ids}
 
 
+def _keys(values) -> torch.Tensor:
+    """[N] int64 hashes of strings, equal across processes: which reports of a batch share a
+    text or a tag set (`TrainConfig.positives`)."""
+    return torch.tensor([key_hash(v) >> 65 for v in values], dtype=torch.long)
+
+
 def epoch_seed(base_seed: int, epoch: int) -> int:
     """The perturbation seed of one epoch: a stable hash of (base seed, epoch), non-negative."""
     digest = hashlib.blake2b(f"{base_seed}:{epoch}".encode(), digest_size=8).digest()
@@ -62,6 +68,7 @@ class PerturbationCollator:
       perturbation renderer writes it, so that casing gives nothing away), then K negatives;
     - `neg_valid` [B, 1+K] bool: column 0 True; False for a negative whose kind did not apply or
       whose text repeats the original or an earlier negative;
+    - `text_key`, `tags_key` [B] int64: hashes of the report text and of the tag set;
     - `ids` (list of B record ids) and `kinds` (B lists of K kind names).
     """
 
@@ -191,6 +198,8 @@ class PerturbationCollator:
             "images": torch.stack([item["image"] for item in items]),
             **{name: tensor.view(shape) for name, tensor in encoded.items()},
             "neg_valid": torch.tensor(valid, dtype=torch.bool),
+            "text_key": _keys(report.text for _, report in records),
+            "tags_key": _keys("\n".join(sorted(set(item.get("tags", ())))) for item in items),
             "ids": [str(item["id"]) for item in items],
             "kinds": kinds,
         }

@@ -12,19 +12,20 @@ from pretrain.model import PretrainModel
 
 
 def param_groups(model: PretrainModel, config: TrainConfig) -> list[dict]:
-    """Encoders at `lr_encoders`, heads and temperatures at `lr_heads`; no weight decay on
-    biases, norm parameters and temperatures (anything below two dimensions)."""
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    """The text encoder at `lr_encoders`, the image encoder at `lr_image_encoder` (when set, else
+    `lr_encoders`), heads and temperatures at `lr_heads`; no weight decay on biases, norm
+    parameters and temperatures (anything below two dimensions). Frozen parameters are left out."""
+    rates = {"image_encoder": config.lr_encoders if config.lr_image_encoder is None else config.lr_image_encoder,
+             "text_encoder": config.lr_encoders, "heads": config.lr_heads}
+    groups: dict[tuple[str, bool], list[torch.nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        encoder = name.startswith(("image_encoder.", "text_encoder."))
-        groups.setdefault((encoder, param.ndim >= 2), []).append(param)
+        part = name.split(".", 1)[0]
+        groups.setdefault((part if part in rates else "heads", param.ndim >= 2), []).append(param)
     return [
-        {"params": params, "name": "encoders" if encoder else "heads",
-         "lr": config.lr_encoders if encoder else config.lr_heads,
-         "weight_decay": config.weight_decay if decay else 0.0}
-        for (encoder, decay), params in sorted(groups.items())
+        {"params": params, "name": part, "lr": rates[part], "weight_decay": config.weight_decay if decay else 0.0}
+        for (part, decay), params in sorted(groups.items())
     ]
 
 

@@ -136,7 +136,7 @@ class _Run:
         seed_everything(config.seed)
         try:
             self.dataset = ManifestDataset(config.manifest, split=config.dataset_split, image_size=config.image_size,
-                                           train=True, channels=config.channels)
+                                           train=config.augment, channels=config.channels)
         except (ManifestError, FileNotFoundError) as err:
             raise TrainDataError(f"cannot read the manifest: {err}") from None
         needed = config.batch_size * info.world_size * config.grad_accum

@@ -116,7 +116,7 @@ def evaluate_loaded(
                                     list(options.kinds), zero_shot_kinds),
         "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings),
                                               list(options.kinds), zero_shot_kinds),
-        "retrieval": retrieval_report(images.embeddings, embed(originals), originals),
+        "retrieval": retrieval_report(images.embeddings, embed(originals), originals, tags=images.tags),
     }
     test_labels = label_matrix(images.tags)
     result["zero_shot"] = zero_shot_report(images.embeddings, test_labels, embed)
