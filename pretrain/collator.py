@@ -49,8 +49,7 @@ def tokenize_reports(
 
 
 def _keys(values) -> torch.Tensor:
-    """[N] int64 hashes of strings, equal across processes: which reports of a batch share a
-    text or a tag set (`TrainConfig.positives`)."""
+    """[N] int64 hashes of strings, equal across processes (which records share a tag set)."""
     return torch.tensor([key_hash(v) >> 65 for v in values], dtype=torch.long)
 
 
@@ -68,7 +67,7 @@ class PerturbationCollator:
       perturbation renderer writes it, so that casing gives nothing away), then K negatives;
     - `neg_valid` [B, 1+K] bool: column 0 True; False for a negative whose kind did not apply or
       whose text repeats the original or an earlier negative;
-    - `text_key`, `tags_key` [B] int64: hashes of the report text and of the tag set;
+    - `tags_key` [B] int64: a hash of each record's tag set (`TrainConfig.positives`);
     - `ids` (list of B record ids) and `kinds` (B lists of K kind names).
     """
 
@@ -198,7 +197,6 @@ class PerturbationCollator:
             "images": torch.stack([item["image"] for item in items]),
             **{name: tensor.view(shape) for name, tensor in encoded.items()},
             "neg_valid": torch.tensor(valid, dtype=torch.bool),
-            "text_key": _keys(report.text for _, report in records),
             "tags_key": _keys("\n".join(sorted(set(item.get("tags", ())))) for item in items),
             "ids": [str(item["id"]) for item in items],
             "kinds": kinds,

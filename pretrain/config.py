@@ -41,7 +41,7 @@ class TrainConfig:
     # losses: L = L_global + alpha * L_local + beta * L_pert
     alpha: float = 0.1
     beta: float = 0.1
-    positives: str = "pair"  # global loss: pair | text (identical reports) | tags (identical tag sets)
+    positives: str = "pair"  # global loss: pair (CLIP) | tags (pairs with identical tag sets are positives too)
     use_global: bool = True
     use_local: bool = True
     use_pert: bool = True
@@ -103,8 +103,8 @@ class TrainConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         if self.split not in ("train", "valid", "test", "all"):
             raise ConfigError(f"split must be train, valid, test or all, got {self.split!r}")
-        if self.positives not in ("pair", "text", "tags"):
-            raise ConfigError(f"positives must be 'pair', 'text' or 'tags', got {self.positives!r}")
+        if self.positives not in ("pair", "tags"):
+            raise ConfigError(f"positives must be 'pair' or 'tags', got {self.positives!r}")
         if self.scope not in ("report", "sentence"):
             raise ConfigError(f"scope must be 'report' or 'sentence', got {self.scope!r}")
         from perturb import resolve_kinds

@@ -9,9 +9,7 @@ from pretrain.config import TrainConfig
 from pretrain.losses import global_loss, local_loss, perturbation_accuracy, perturbation_loss
 from pretrain.model import PretrainModel
 
-BATCH_TENSORS = ("images", "input_ids", "attention_mask", "word_ids", "neg_valid", "text_key", "tags_key")
-#: `TrainConfig.positives` → the batch key whose equal values are positives of each other.
-POSITIVE_KEYS = {"pair": None, "text": "text_key", "tags": "tags_key"}
+BATCH_TENSORS = ("images", "input_ids", "attention_mask", "word_ids", "neg_valid", "tags_key")
 
 
 def to_device(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
@@ -34,9 +32,9 @@ def compute_losses(
     terms: dict[str, torch.Tensor] = {}
     total = out["image_global"].new_zeros((), dtype=torch.float32)
     if config.use_global:
-        key = POSITIVE_KEYS[config.positives]
+        groups = batch["tags_key"] if config.positives == "tags" else None
         terms["global"] = global_loss(out["image_global"], out["text_global"][:, 0], raw.log_scale_global,
-                                      groups=None if key is None else batch[key])
+                                      groups=groups)
         total = total + terms["global"]
     if config.use_local:
         terms["local"] = local_loss(out["image_local"], out["words"], out["word_mask"],

@@ -45,8 +45,8 @@ from pretrain.step import clip_and_read, forward_backward
 from perturb.cache import ParseCache
 
 #: Settings a resumed run must share with its checkpoint (weights and data position depend on them).
-RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", "text_last_layers", "channels",
-                     "batch_size", "grad_accum", "seed", "manifest", "split")
+RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", "text_layers", "text_last_layers",
+                     "channels", "batch_size", "grad_accum", "seed", "manifest", "split")
 
 
 class TrainingStopped(Exception):
