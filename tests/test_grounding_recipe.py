@@ -149,3 +149,25 @@ def test_macro_auroc_min10_leaves_out_rare_labels():
     assert report["labels_min10"] == ["effusion"]
     assert report["macro_auroc_min10"] == report["per_label"]["effusion"]["auroc"]
     assert report["n_labels"] == 2
+
+
+# --- the recipes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["paper", "bench-cpu", "bench-gpu"])
+def test_shipped_configs_load_and_validate(name):
+    from pathlib import Path
+
+    TrainConfig.load(Path(__file__).resolve().parent.parent / "configs" / f"{name}.toml").validate()
+
+
+def test_cpu_recipe_builds_the_measured_model():
+    from pathlib import Path
+
+    config = TrainConfig.load(Path(__file__).resolve().parent.parent / "configs" / "bench-cpu.toml")
+    model, _ = build_model(config)
+    text = model.text_encoder.backbone
+    assert len(text.encoder.layer) == 2 and model.text_encoder.last_layers == 2
+    assert [any(p.requires_grad for p in layer.parameters()) for layer in text.encoder.layer] == [False, True]
+    image_parameters = sum(p.numel() for p in model.image_encoder.parameters())
+    assert 2_500_000 < image_parameters < 3_000_000
