@@ -28,17 +28,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pretrain.collator import _keys, tokenize_reports
 from pretrain.data import ManifestDataset
 from pretrain.data.transforms import IMAGE_MEAN, IMAGE_STD, jitter_intensity, random_affine
-from pretrain.encoders import ImageEncoder, TextEncoder, build_image_backbone, build_text_backbone, keep_lower_layers
-from pretrain.encoders import load_tokenizer
 from pretrain.evaluation.classification import MIN_POSITIVES, auroc
 from pretrain.evaluation.labels import LABELS, label_matrix
 from pretrain.evaluation.retrieval import chance_recall_at_k, recall_at_k
-from pretrain.losses import global_loss, logit_scale
-from pretrain.model import masked_mean
-from pretrain.optim import warmup_cosine
+from pretrain.model.dual_encoder import masked_mean
+from pretrain.model.encoders import (ImageEncoder, TextEncoder, build_image_backbone, build_text_backbone,
+                                     keep_lower_layers, load_tokenizer)
+from pretrain.model.losses import global_loss, logit_scale
+from pretrain.model.text import tokenize_reports
+from pretrain.train.optim import warmup_cosine
+from pretrain.train.terms import group_keys
 
 
 def _features(manifest: Path, size: int, text_layers: int, split: str, cache: Path) -> dict:
@@ -97,8 +98,8 @@ def run(args: argparse.Namespace) -> dict:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(args.steps, int(0.05 * args.steps)))
     train = data["train"]
     n = len(train["texts"])
-    keys = {"pair": None, "text": _keys(train["texts"]),
-            "tags": _keys("\n".join(sorted(set(t))) for t in train["tags"])}[args.positives]
+    keys = {"pair": None, "text": group_keys(train["texts"]),
+            "tags": group_keys("\n".join(sorted(set(t))) for t in train["tags"])}[args.positives]
     generator = torch.Generator().manual_seed(args.seed)
     order, position, losses = torch.randperm(n, generator=generator), 0, []
     started = time.perf_counter()
@@ -151,7 +152,8 @@ def run(args: argparse.Namespace) -> dict:
         "zero_shot_macro_min10": round(float(np.mean(list(zero_shot.values()))), 3),
         "zero_shot": {k: round(v, 3) for k, v in zero_shot.items()},
         "i2r_tag_set": {k: round(v, 3) for k, v in recall_at_k(sim, (1, 5, 10), tags, tags).items()},
-        "i2r_tag_set_chance": {k: round(v, 3) for k, v in chance_recall_at_k(sim.shape, (1, 5, 10), tags, tags).items()},
+        "i2r_tag_set_chance": {k: round(v, 3)
+                               for k, v in chance_recall_at_k(sim.shape, (1, 5, 10), tags, tags).items()},
     }
 
 

@@ -42,14 +42,14 @@ def main() -> None:
     ap.add_argument("--log", type=Path, default=None, help="append the result as a JSON line")
     args = ap.parse_args()
 
-    from pretrain.checkpoint import load_for_eval
-    from pretrain.config import TrainConfig
+    from pretrain.train.checkpoint import load_for_eval
+    from pretrain.train.config import TrainConfig
     from pretrain.data import ManifestDataset
     from pretrain.evaluation.classification import zero_shot_report
     from pretrain.evaluation.encode import encode_images, text_embedder
     from pretrain.evaluation.labels import label_matrix
     from pretrain.evaluation.retrieval import retrieval_report
-    from pretrain.trainer import train
+    from pretrain.train.loop import train
 
     data = tomllib.loads(args.config.read_text()) if args.config else {}
     for item in args.set:
@@ -59,7 +59,7 @@ def main() -> None:
     config.manifest, config.out_dir, config.device = args.manifest, str(args.out), "cpu"
     started = time.perf_counter()
     if not (args.out / "final").is_dir():
-        train(config, quiet=True)
+        train(config)
     train_seconds = time.perf_counter() - started
 
     model, tokenizer, config = load_for_eval(args.out)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.config import ConfigError, TrainConfig
-from pretrain.encoders import EncoderError, freeze_lower_layers, keep_lower_layers
+from pretrain.train.config import ConfigError, TrainConfig
+from pretrain.model.encoders import EncoderError, freeze_lower_layers, keep_lower_layers
 from pretrain.evaluation.classification import MIN_POSITIVES, zero_shot_report
 from pretrain.evaluation.retrieval import chance_recall_at_k, retrieval_report
-from pretrain.model import build_model
-from pretrain.optim import param_groups
+from pretrain.model.dual_encoder import build_model
+from pretrain.train.optim import param_groups
 
 
 def _tiny(**settings) -> TrainConfig:
@@ -93,12 +93,12 @@ def test_new_settings_round_trip_and_validate(tmp_path):
 # --- batch keys -------------------------------------------------------------------------------
 
 
-def test_collator_keys_mark_identical_tag_sets():
-    from pretrain.collator import PerturbationCollator
-    from pretrain.encoders import load_tokenizer
+def test_tag_positives_make_the_collator_key_identical_tag_sets():
+    from pretrain.train.terms import GlobalTerm
 
-    tokenizer = load_tokenizer("minilm")
-    collator = PerturbationCollator(tokenizer, k_negatives=0, parse_cache=None)
+    assert GlobalTerm.from_config(_tiny()).collate is None  # CLIP's pairs need no key
+    term = GlobalTerm.from_config(_tiny(positives="tags"))
+    assert term.batch_keys == ("tags_key",)
     image = torch.zeros(1, 8, 8)
     items = [
         {"id": "a", "image": image, "text": "No acute disease.", "tags": ["normal"]},
@@ -107,7 +107,7 @@ def test_collator_keys_mark_identical_tag_sets():
         {"id": "d", "image": image, "text": "Small left effusion.", "tags": ["Pleural Effusion/left", "Opacity"]},
         {"id": "e", "image": image, "text": "Small left effusion.", "tags": ["Opacity", "Pleural Effusion/left"]},
     ]
-    batch = collator(items)
+    batch = term.collate(items, [], None)  # the part the collator calls with the batch's parses
     tags = batch["tags_key"].tolist()
     assert tags[0] == tags[1] == tags[2] and tags[3] == tags[4] != tags[0]  # tag order does not matter
     assert batch["tags_key"].dtype == torch.long and min(tags) >= 0
