@@ -1,7 +1,8 @@
 """The grounding floor's figures from `radperturb benchmark ablation` result files, as Markdown.
 
 Reads RESULTS/*.json (one evaluation per setting and seed, as the ablation writes them) and prints
-zero-shot AUROC per label (labels with >= 10 positives on the evaluated split) and their macro mean,
+zero-shot AUROC per label (labels with >= 10 positives on the evaluated split), their macro mean
+(and the linear probe's, when the runs fitted one),
 image→report R@K by exact report and by tag set beside their random-ranking levels, and each run's
 seconds: per seed, then mean ± std over seeds.
 
@@ -39,6 +40,10 @@ def main(folder: Path) -> None:
         print(f"| {label} | {per_label[label]['n_positive']} | {cells} | {_mean_std(values)} |")
     macro = [r["zero_shot"]["macro_auroc_min10"] for r in runs]
     print(f"| **macro (>= 10 positives)** | | {' | '.join(f'{v:.3f}' for v in macro)} | **{_mean_std(macro)}** |")
+    if all(r.get("linear_probe") for r in runs):
+        probe = [r["linear_probe"]["macro_auroc_min10"] for r in runs]
+        print(f"| linear probe, macro (>= 10 positives) | | {' | '.join(f'{v:.3f}' for v in probe)} | "
+              f"{_mean_std(probe)} |")
     print("\n| image → report | " + " | ".join(names) + " | mean ± std | random ranking |")
     print("|---|" + "---:|" * (len(runs) + 2))
     for title, pick in (("exact report", lambda r: r["retrieval"]), ("tag set", lambda r: r["retrieval"]["tag_set"])):

@@ -171,3 +171,15 @@ def test_cpu_recipe_builds_the_measured_model():
     assert [any(p.requires_grad for p in layer.parameters()) for layer in text.encoder.layer] == [False, True]
     image_parameters = sum(p.numel() for p in model.image_encoder.parameters())
     assert 2_500_000 < image_parameters < 3_000_000
+
+
+def test_ablation_takes_the_recipe_as_c_like_pretrain():
+    import re
+
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    for command in (["pretrain"], ["benchmark", "ablation"]):
+        result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+        assert result.exit_code == 0 and re.search(r"--config\s+-c\s", result.stdout), command
