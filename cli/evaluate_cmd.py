@@ -378,7 +378,7 @@ def ablation_command(
         help="Comma-separated: clip (global), gloria (global+local), ours_no_local "
         "(global+perturbation), ours (all three).")] = "clip,gloria,ours_no_local,ours",
     config_file: Annotated[Path | None, typer.Option(
-        "--config", metavar="TOML", show_default=False,
+        "--config", "-c", metavar="TOML", show_default=False,
         help="Base training config; the training settings given as flags override it.")] = None,
     parse_cache: Annotated[Path | None, typer.Option(
         "--parse-cache", metavar="FILE", show_default=False,

@@ -56,6 +56,21 @@ def slow_global(image, text, log_scale):
     return total / (2 * b)
 
 
+def slow_global_groups(image, text, log_scale, groups):
+    """Each query's loss is the mean over its positives (same group, itself included) of
+    −log softmax: the multi-positive InfoNCE, one query and one positive at a time."""
+    scale = log_scale.clamp(0, MAX_LOGIT_SCALE).exp()
+    b = image.shape[0]
+    total = 0.0
+    for i in range(b):
+        i2t = torch.log_softmax(torch.stack([scale * (image[i] * text[j]).sum() for j in range(b)]), 0)
+        t2i = torch.log_softmax(torch.stack([scale * (text[i] * image[j]).sum() for j in range(b)]), 0)
+        positives = [j for j in range(b) if groups[j] == groups[i]]
+        for j in positives:
+            total = total - (i2t[j] + t2i[j]) / len(positives)
+    return total / (2 * b)
+
+
 def slow_pert(image, texts, valid, log_scale):
     scale = log_scale.clamp(0, MAX_LOGIT_SCALE).exp()
     total = 0.0
@@ -91,6 +106,32 @@ def test_global_loss_matches_slow_twin():
     image, text, log_scale = _unit(6, 8, seed=0), _unit(6, 8, seed=1), _log_scale()
     inputs = (image, text, log_scale)
     _assert_same(global_loss(image, text, log_scale), slow_global(*inputs), inputs)
+
+
+def test_global_loss_with_groups_matches_slow_twin():
+    image, text, log_scale = _unit(7, 8, seed=12), _unit(7, 8, seed=13), _log_scale()
+    groups = torch.tensor([3, 1, 3, 0, 1, 3, 9])
+    inputs = (image, text, log_scale)
+    _assert_same(global_loss(image, text, log_scale, groups=groups),
+                 slow_global_groups(image, text, log_scale, groups), inputs)
+
+
+def test_global_loss_with_distinct_groups_is_clips_loss():
+    image, text, log_scale = _unit(6, 8, seed=14), _unit(6, 8, seed=15), _log_scale()
+    inputs = (image, text, log_scale)
+    _assert_same(global_loss(image, text, log_scale, groups=torch.tensor([5, 4, 3, 2, 1, 0])),
+                 global_loss(image, text, log_scale), inputs)
+
+
+def test_grouping_identical_texts_changes_nothing():
+    """Copies of one text embed identically, so CLIP's loss already gives them equal
+    probability: grouping them is the same loss. Only groups of different texts (the same tag
+    set, say) change the objective."""
+    image, distinct, log_scale = _unit(5, 8, seed=16), _unit(4, 8, seed=17), _log_scale()
+    copies = torch.tensor([0, 1, 2, 1, 3])  # rows 1 and 3 hold one text, as one encoder makes it
+    inputs = (image, distinct, log_scale)
+    _assert_same(global_loss(image, distinct[copies], log_scale, groups=copies),
+                 global_loss(image, distinct[copies], log_scale), inputs)
 
 
 def test_global_loss_temperature_is_clamped():
@@ -198,7 +239,11 @@ def test_local_loss_needs_a_word_per_report():
 # --- DDP: a real two-process gloo group --------------------------------------------------------
 
 
-def _ddp_worker(rank: int, world: int, folder: str) -> None:
+#: Group keys of the eight DDP samples: groups that span both ranks, and one of a single sample.
+DDP_GROUPS = torch.tensor([0, 1, 0, 2, 1, 1, 3, 0])
+
+
+def _ddp_worker(rank: int, world: int, folder: str, grouped: bool) -> None:
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"file://{folder}/init", rank=rank, world_size=world)
@@ -206,7 +251,8 @@ def _ddp_worker(rank: int, world: int, folder: str) -> None:
         proj, x_img, x_txt = _ddp_problem()
         n = x_img.shape[0] // world
         part = slice(rank * n, (rank + 1) * n)
-        loss = global_loss(F.normalize(proj(x_img[part]), dim=1), F.normalize(x_txt[part], dim=1), proj.log_scale)
+        loss = global_loss(F.normalize(proj(x_img[part]), dim=1), F.normalize(x_txt[part], dim=1), proj.log_scale,
+                           groups=DDP_GROUPS[part] if grouped else None)
         loss.backward()
         for p in proj.parameters():  # what DistributedDataParallel does: the mean over ranks
             dist.all_reduce(p.grad)
@@ -227,14 +273,17 @@ def _ddp_problem():
     return proj, torch.randn(8, 6, generator=g, dtype=DTYPE), torch.randn(8, 6, generator=g, dtype=DTYPE)
 
 
-def test_global_loss_under_ddp_gives_the_single_process_gradient(tmp_path):
-    """Two ranks with 4 samples each, gradients averaged as DDP does, equal one process with 8."""
+@pytest.mark.parametrize("grouped", [False, True])
+def test_global_loss_under_ddp_gives_the_single_process_gradient(tmp_path, grouped):
+    """Two ranks with 4 samples each, gradients averaged as DDP does, equal one process with 8
+    (with groups, positives on the other rank count too)."""
     import torch.multiprocessing as mp
 
     # spawn: a fork would deadlock on the parent's OpenMP pool
-    mp.start_processes(_ddp_worker, args=(2, str(tmp_path)), nprocs=2, start_method="spawn")
+    mp.start_processes(_ddp_worker, args=(2, str(tmp_path), grouped), nprocs=2, start_method="spawn")
     ddp_grads = torch.load(tmp_path / "grads.pt")
     proj, x_img, x_txt = _ddp_problem()
-    global_loss(F.normalize(proj(x_img), dim=1), F.normalize(x_txt, dim=1), proj.log_scale).backward()
+    global_loss(F.normalize(proj(x_img), dim=1), F.normalize(x_txt, dim=1), proj.log_scale,
+                groups=DDP_GROUPS if grouped else None).backward()
     for ddp, single in zip(ddp_grads, proj.parameters()):
         torch.testing.assert_close(ddp, single.grad, atol=1e-10, rtol=1e-8)

@@ -3,7 +3,9 @@
 Zero-shot asks whether an image is closer to "effusion" than to "no effusion", which only works
 when the model reads negation; the probe asks whether the frozen image features carry the finding
 at all. A label whose test (or, for the probe, training) split has only one class has no AUROC:
-it is reported as n/a (None) and left out of the macro average.
+it is reported as n/a (None) and left out of the macro average. A label with a handful of test
+positives has an AUROC too noisy to average with the others (three positives move it by a
+third), so `macro_auroc_min10` averages only the labels with at least `MIN_POSITIVES` of them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from pretrain.evaluation.labels import LABELS, LabelSpec
+
+#: Test positives a label needs to enter `macro_auroc_min10`.
+MIN_POSITIVES = 10
 
 
 def auroc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
@@ -34,11 +39,14 @@ def _summary(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray |
             "n_positive": int(np.sum(y)),
             "n": int(len(y)),
         }
-    defined = [v["auroc"] for v in per_label.values() if v["auroc"] is not None]
+    defined = {name: v["auroc"] for name, v in per_label.items() if v["auroc"] is not None}
+    frequent = [name for name in defined if per_label[name]["n_positive"] >= MIN_POSITIVES]
     return {
         "per_label": per_label,
-        "macro_auroc": float(np.mean(defined)) if defined else None,
+        "macro_auroc": float(np.mean(list(defined.values()))) if defined else None,
         "n_labels": len(defined),
+        "macro_auroc_min10": float(np.mean([defined[name] for name in frequent])) if frequent else None,
+        "labels_min10": frequent,
     }
 
 

@@ -4,11 +4,15 @@ Open-I repeats many reports word for word ("No acute cardiopulmonary abnormality
 an identical report is a hit: items sharing a group (the report text) count as matches. Ties are
 resolved against the query — a non-match scoring equal to the best match ranks ahead of it — so
 a model that cannot tell items apart gets no credit for the order they happen to be stored in.
+
+Templated reports still make exact-report recall a coin toss among differently worded reports of
+the same findings (a third of Open-I is tagged `normal` alone). The tag-set recall counts a
+retrieved report as a hit when its MeSH tag set equals the query's: what an image can show.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -75,13 +79,22 @@ def retrieval_report(
     text_embeddings: np.ndarray,
     texts: Sequence[str],
     ks: Sequence[int] = DEFAULT_KS,
+    tags: Sequence[Iterable[str]] | None = None,
 ) -> dict[str, object]:
     """Image→report and report→image Recall@k on paired, L2-normalised embeddings, and the
-    Recall@k of a random ranking (the same in both directions: the match matrix is symmetric)."""
+    Recall@k of a random ranking (the same in both directions: the match matrix is symmetric).
+    With `tags` (one tag list per pair), `tag_set` holds the same three with a hit being any pair
+    of the query's tag set."""
     sim = np.asarray(image_embeddings, dtype=np.float64) @ np.asarray(text_embeddings, np.float64).T
+    report: dict[str, object] = _directions(sim, ks, list(texts))
+    if tags is not None:
+        report["tag_set"] = _directions(sim, ks, [frozenset(t) for t in tags])
+    return {**report, "n": len(texts)}
+
+
+def _directions(sim: np.ndarray, ks: Sequence[int], groups: Sequence[object]) -> dict[str, dict[str, float]]:
     return {
-        "image_to_report": recall_at_k(sim, ks, texts, texts),
-        "report_to_image": recall_at_k(sim.T, ks, texts, texts),
-        "chance": chance_recall_at_k(sim.shape, ks, texts, texts),
-        "n": len(texts),
+        "image_to_report": recall_at_k(sim, ks, groups, groups),
+        "report_to_image": recall_at_k(sim.T, ks, groups, groups),
+        "chance": chance_recall_at_k(sim.shape, ks, groups, groups),
     }

@@ -115,7 +115,7 @@ def evaluate_loaded(
         "parses": {"from_cache": from_cache, "parsed": len(records) - from_cache},
         "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings), kinds),
         "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings), kinds),
-        "retrieval": retrieval_report(images.embeddings, embed(originals), originals),
+        "retrieval": retrieval_report(images.embeddings, embed(originals), originals, tags=images.tags),
     }
     test_labels = label_matrix(images.tags)
     result["zero_shot"] = zero_shot_report(images.embeddings, test_labels, embed)

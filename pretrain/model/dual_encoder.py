@@ -116,13 +116,15 @@ class PretrainModel(nn.Module):
 def build_model(config) -> tuple[PretrainModel, object]:
     """(model, tokenizer) for a `TrainConfig`: encoders by alias or local directory."""
     from pretrain.model.encoders import (TEXT_ALIASES, EncoderError, build_image_backbone, build_text_backbone,
-                                         load_tokenizer)
+                                         freeze_lower_layers, keep_lower_layers, load_tokenizer)
 
     tokenizer = load_tokenizer(config.tokenizer if config.text_encoder in TEXT_ALIASES else config.text_encoder)
     image = ImageEncoder(build_image_backbone(config.image_encoder, image_size=config.image_size,
                                               channels=config.channels))
     if config.text_buckets > 1 and tokenizer.padding_side != "right":
         raise EncoderError(f"{config.text_encoder}: its tokenizer pads on the left; length buckets need right padding")
-    text = TextEncoder(build_text_backbone(config.text_encoder, tokenizer), config.text_last_layers,
-                       config.text_buckets)
+    text_backbone = build_text_backbone(config.text_encoder, tokenizer)
+    keep_lower_layers(text_backbone, config.text_layers)
+    freeze_lower_layers(text_backbone, config.text_frozen_layers)
+    text = TextEncoder(text_backbone, config.text_last_layers, config.text_buckets)
     return PretrainModel(image, text, config.embed_dim), tokenizer

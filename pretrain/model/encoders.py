@@ -19,7 +19,12 @@ from perturb.errors import UsageError
 
 MINILM_ALIASES = ("minilm", "all-MiniLM-L6-v2")
 #: Image backbones built from a config, randomly initialised (no ImageNet weights offline).
-IMAGE_ALIASES = ("resnet50", "tiny-resnet", "vit-base", "tiny-vit")
+IMAGE_ALIASES = ("resnet50", "resnet18-narrow", "tiny-resnet", "vit-base", "tiny-vit")
+#: Small ResNets for CPU runs: (widths of the four stages, blocks per stage, block type).
+SMALL_RESNETS = {
+    "resnet18-narrow": ([32, 64, 128, 256], [2, 2, 2, 2], "basic"),
+    "tiny-resnet": ([8, 16, 32, 64], [1, 1, 1, 1], "bottleneck"),  # for tests: learns little
+}
 #: Text backbones built from a config with the tokenizer's vocabulary, randomly initialised.
 TEXT_ALIASES = ("bert-base-random", "tiny-bert")
 
@@ -76,9 +81,10 @@ def build_image_backbone(name: str, *, image_size: int = 224, channels: int = 3)
 
     if name == "resnet50":
         return ResNetModel(ResNetConfig(num_channels=channels))
-    if name == "tiny-resnet":
-        config = ResNetConfig(num_channels=channels, embedding_size=8, hidden_sizes=[8, 16, 32, 64],
-                              depths=[1, 1, 1, 1], layer_type="bottleneck")
+    if name in SMALL_RESNETS:
+        widths, depths, block = SMALL_RESNETS[name]
+        config = ResNetConfig(num_channels=channels, embedding_size=widths[0], hidden_sizes=widths,
+                              depths=depths, layer_type=block)
         return ResNetModel(config)
     if name in ("vit-base", "tiny-vit"):
         size = {} if name == "vit-base" else dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -171,6 +177,36 @@ def build_text_backbone(name: str, tokenizer) -> nn.Module:
     path = resolve_local(name)
     cls = MODEL_MAPPING[type(AutoConfig.from_pretrained(path))]
     return AutoModel.from_pretrained(path, **_without_pooler(cls))
+
+
+def _layer_stack(backbone: nn.Module) -> nn.ModuleList:
+    layers = getattr(getattr(backbone, "encoder", None), "layer", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise EncoderError(f"{type(backbone).__name__}: no BERT-style encoder.layer stack to cut or freeze")
+    return layers
+
+
+def keep_lower_layers(backbone: nn.Module, n: int) -> None:
+    """Keep only the first `n` transformer layers (0 keeps all). A pretrained encoder's lower
+    layers cost a fraction of the whole and still read word order; the config is updated, so
+    `save_pretrained` writes the shortened model."""
+    layers = _layer_stack(backbone)
+    if n < 0 or n > len(layers):
+        raise EncoderError(f"text_layers must be between 0 and {len(layers)}, got {n}")
+    if n:
+        backbone.encoder.layer = layers[:n]
+        backbone.config.num_hidden_layers = n
+
+
+def freeze_lower_layers(backbone: nn.Module, n: int) -> None:
+    """Freeze the embeddings and the first `n` transformer layers (0 freezes nothing). No
+    gradient flows below the first trainable layer, so the frozen part costs a forward pass only."""
+    layers = _layer_stack(backbone)
+    if n < 0 or n > len(layers):
+        raise EncoderError(f"text_frozen_layers must be between 0 and {len(layers)}, got {n}")
+    if n:
+        for module in (backbone.embeddings, *layers[:n]):
+            module.requires_grad_(False)
 
 
 class TextEncoder(nn.Module):

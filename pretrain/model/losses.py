@@ -32,26 +32,43 @@ def logit_scale(log_scale: torch.Tensor) -> torch.Tensor:
 
 
 def global_loss(
-    image: torch.Tensor, text: torch.Tensor, log_scale: torch.Tensor, *, gather: bool = True
+    image: torch.Tensor,
+    text: torch.Tensor,
+    log_scale: torch.Tensor,
+    *,
+    groups: torch.Tensor | None = None,
+    gather: bool = True,
 ) -> torch.Tensor:
     """Symmetric InfoNCE between matching image and report embeddings (CLIP's loss).
 
     image, text: [B, D] L2-normalised; row i of each is a pair. log_scale: scalar, log(1/temperature).
+    groups: optional [B] integer keys; pairs that share a key (the same report text, say) are
+    positives of each other, in both directions: each row's target is spread evenly over the
+    columns of its group (UniCL's / SupCon's multi-positive target). Without it, or with every key
+    distinct, this is CLIP's loss; so it is, too, for keys shared only by identical embeddings
+    (copies of one text), whose columns CLIP already scores alike. Groups matter for different
+    texts of one finding — on the phantoms, reports with the same tag set describe images drawn
+    from the same findings, and CLIP's loss asks each of those images to prefer its own wording.
     Under torch.distributed (and `gather`), the other ranks' features join as negatives: they are
     gathered with autograd, each rank scores its own B rows against all B·world columns, and DDP's
     mean over ranks then yields exactly the gradient of one process on the whole batch.
     Returns a scalar: (CE(image→text) + CE(text→image)) / 2.
     """
     offset = 0
-    all_image, all_text = image, text
+    all_image, all_text, all_groups = image, text, groups
     if gather:
         all_image, offset = gather_with_grad(image)
         all_text, _ = gather_with_grad(text)
+        if groups is not None:
+            all_groups, _ = gather_with_grad(groups)
     scale = logit_scale(log_scale)
-    targets = torch.arange(offset, offset + image.shape[0], device=image.device)
-    logits_i2t = scale * image @ all_text.T
-    logits_t2i = scale * text @ all_image.T
-    return (F.cross_entropy(_full(logits_i2t), targets) + F.cross_entropy(_full(logits_t2i), targets)) / 2
+    logits_i2t = _full(scale * image @ all_text.T)
+    logits_t2i = _full(scale * text @ all_image.T)
+    targets: torch.Tensor = torch.arange(offset, offset + image.shape[0], device=image.device)
+    if groups is not None:
+        same = (groups[:, None] == all_groups[None, :]).to(logits_i2t.dtype)
+        targets = same / same.sum(dim=1, keepdim=True)
+    return (F.cross_entropy(logits_i2t, targets) + F.cross_entropy(logits_t2i, targets)) / 2
 
 
 def perturbation_loss(

@@ -26,6 +26,7 @@ class TrainConfig:
     split: str = "train"  # train | valid | test | all
     image_size: int = 224
     channels: int = 3
+    augment: bool = True  # random crop-zoom, rotation, shift and exposure jitter of training images
     parse_cache: str | None = None  # None: parse the manifest's texts once into the run folder
     num_workers: int = 0
     max_length: int = 128
@@ -34,11 +35,14 @@ class TrainConfig:
     text_encoder: str = "minilm"
     tokenizer: str = "minilm"  # used by the random-init text aliases; otherwise the encoder's own
     embed_dim: int = 768
+    text_layers: int = 0  # keep only the text encoder's first N transformer layers (0: all)
+    text_frozen_layers: int = 0  # freeze its embeddings and first N layers (0: none)
     text_last_layers: int = 4
     text_buckets: int = 1  # length groups for the 1+K texts: 1 is fastest on an H100; more saves memory
     # losses: L = L_global + alpha * L_local + beta * L_pert
     alpha: float = 0.1
     beta: float = 0.1
+    positives: str = "pair"  # global loss: pair (CLIP) | tags (pairs with identical tag sets are positives too)
     use_global: bool = True
     use_local: bool = True
     use_pert: bool = True
@@ -53,6 +57,7 @@ class TrainConfig:
     batch_size: int = 32
     grad_accum: int = 1
     lr_encoders: float = 5e-5
+    lr_image_encoder: float | None = None  # None: lr_encoders; a randomly initialised image encoder needs far more
     lr_heads: float = 5e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
@@ -71,18 +76,21 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError for settings that cannot work; returns self."""
-        positive = ("image_size", "max_length", "embed_dim", "text_last_layers", "text_buckets", "batch_size", "grad_accum",
-                    "epochs", "save_every", "log_every", "keep_checkpoints")
+        positive = ("image_size", "max_length", "embed_dim", "text_last_layers", "text_buckets", "batch_size",
+                    "grad_accum", "epochs", "save_every", "log_every", "keep_checkpoints")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("num_workers", "k_negatives", "alpha", "beta", "lr_encoders", "lr_heads", "weight_decay",
-                     "grad_clip"):
+        for name in ("num_workers", "text_layers", "text_frozen_layers", "k_negatives", "alpha", "beta",
+                     "lr_encoders", "lr_heads", "weight_decay", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         for name in ("alpha", "beta", "lr_encoders", "lr_heads", "temp1", "temp2", "temp3", "grad_clip"):
             if not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name} must be finite")
+        image_lr = self.lr_image_encoder
+        if image_lr is not None and not (math.isfinite(image_lr) and image_lr >= 0):
+            raise ConfigError(f"lr_image_encoder must be finite and not negative, got {self.lr_image_encoder}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0 <= self.warmup_ratio < 1:
@@ -97,6 +105,8 @@ class TrainConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         if self.split not in ("train", "valid", "test", "all"):
             raise ConfigError(f"split must be train, valid, test or all, got {self.split!r}")
+        if self.positives not in ("pair", "tags"):
+            raise ConfigError(f"positives must be 'pair' or 'tags', got {self.positives!r}")
         if self.scope not in ("report", "sentence"):
             raise ConfigError(f"scope must be 'report' or 'sentence', got {self.scope!r}")
         from perturb import resolve_kinds
@@ -167,13 +177,15 @@ class TrainConfig:
         return Path(path)
 
 
-_OPTIONAL = {"manifest", "parse_cache", "max_steps"}
+_OPTIONAL = {"manifest", "parse_cache", "max_steps", "lr_image_encoder"}
+#: The type of the optional settings whose default is None.
+_OPTIONAL_TYPES = {"max_steps": int, "lr_image_encoder": float}
 
 
 def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
     if value is None and key in _OPTIONAL:
         return None
-    expected = type(default) if default is not None else (int if key == "max_steps" else str)
+    expected = type(default) if default is not None else _OPTIONAL_TYPES.get(key, str)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected is list and isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -54,8 +54,8 @@ from pretrain.train.stop import StopRequest, stop_requests
 from pretrain.train.terms import TERMS, LossTerm, build_terms
 
 #: Settings a resumed run must share with its checkpoint (weights and data position depend on them).
-RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", "text_last_layers", "channels",
-                     "batch_size", "grad_accum", "seed", "manifest", "split")
+RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", "text_layers", "text_last_layers",
+                     "channels", "batch_size", "grad_accum", "seed", "manifest", "split")
 
 
 class TrainingStopped(Exception):
@@ -101,7 +101,7 @@ class _Run:
         seed_everything(config.seed)
         try:
             self.dataset = ManifestDataset(config.manifest, split=config.dataset_split, image_size=config.image_size,
-                                           train=True, channels=config.channels)
+                                           train=config.augment, channels=config.channels)
         except (ManifestError, FileNotFoundError) as err:
             raise TrainDataError(f"cannot read the manifest: {err}") from None
         needed = config.batch_size * info.world_size * config.grad_accum

@@ -1,4 +1,4 @@
-"""AdamW with separate learning rates for the pretrained encoders and the fresh heads, and a
+"""AdamW with separate learning rates for the text encoder, the image encoder and the fresh heads, and a
 linear-warmup + cosine schedule."""
 
 from __future__ import annotations
@@ -11,20 +11,22 @@ from pretrain.train.config import TrainConfig
 
 
 def param_groups(module: torch.nn.Module, config: TrainConfig) -> list[dict]:
-    """Encoders at `lr_encoders`, heads and the loss terms' parameters (temperatures) at
-    `lr_heads`; no weight decay on biases, norm parameters and temperatures (anything below two
-    dimensions). `module`: the model, or the `Objective` that holds it (as `model`) and its terms."""
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    """The text encoder at `lr_encoders`, the image encoder at `lr_image_encoder` (when set, else
+    `lr_encoders`), heads and the loss terms' parameters (temperatures) at `lr_heads`; no weight
+    decay on biases, norm parameters and temperatures (anything below two dimensions). Frozen
+    parameters are left out. `module`: the model, or the `Objective` that holds it (as `model`)
+    and its terms."""
+    rates = {"image_encoder": config.lr_encoders if config.lr_image_encoder is None else config.lr_image_encoder,
+             "text_encoder": config.lr_encoders, "heads": config.lr_heads}
+    groups: dict[tuple[str, bool], list[torch.nn.Parameter]] = {}
     for name, param in module.named_parameters():
         if not param.requires_grad:
             continue
-        encoder = name.removeprefix("model.").startswith(("image_encoder.", "text_encoder."))
-        groups.setdefault((encoder, param.ndim >= 2), []).append(param)
+        part = name.removeprefix("model.").split(".", 1)[0]
+        groups.setdefault((part if part in rates else "heads", param.ndim >= 2), []).append(param)
     return [
-        {"params": params, "name": "encoders" if encoder else "heads",
-         "lr": config.lr_encoders if encoder else config.lr_heads,
-         "weight_decay": config.weight_decay if decay else 0.0}
-        for (encoder, decay), params in sorted(groups.items())
+        {"params": params, "name": part, "lr": rates[part], "weight_decay": config.weight_decay if decay else 0.0}
+        for (part, decay), params in sorted(groups.items())
     ]
 
 

@@ -18,13 +18,14 @@ The built-in terms, in this order: L = L_global + α·L_local + β·L_pert.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from perturb.seeding import key_hash
 from pretrain.model.losses import (
     INIT_TEMPERATURE,
     global_loss,
@@ -111,24 +112,44 @@ def temperature(log_scale: torch.Tensor) -> float:
 _GLOBAL_HEADS = ("image_global_head.", "text_global_head.")
 
 
+def group_keys(values: Iterable[str]) -> torch.Tensor:
+    """[N] int64 hashes of strings, equal across processes: `global_loss`'s groups."""
+    return torch.tensor([key_hash(value) >> 65 for value in values], dtype=torch.long)
+
+
+def tag_set_keys(items: Sequence[dict[str, Any]], reports, tokenizer) -> dict[str, torch.Tensor]:
+    """`tags_key` [B]: which records share a tag set (a collator part of `GlobalTerm` with
+    tag-set positives; the order of the tags does not matter)."""
+    return {"tags_key": group_keys("\n".join(sorted(set(item.get("tags", ())))) for item in items)}
+
+
 @register_term
 class GlobalTerm(LossTerm):
-    """Symmetric InfoNCE between each image and its report (CLIP), with its own temperature."""
+    """Symmetric InfoNCE between each image and its report (CLIP), with its own temperature.
+    With `positives="tags"`, pairs whose records share a tag set are positives of each other
+    (`global_loss(groups=...)`): on templated reports, different wordings of one finding are not
+    pushed apart as negatives."""
 
     name = "global"
     features = frozenset({"image_global", "text_global"})
     model_parameters = _GLOBAL_HEADS
 
-    def __init__(self, weight: float = 1.0) -> None:
+    def __init__(self, weight: float = 1.0, *, positives: str = "pair") -> None:
         super().__init__(weight)
         self.log_scale = learnable_temperature()
+        self.positives = positives
+        if positives == "tags":
+            self.batch_keys = ("tags_key",)
+            self.collate = tag_set_keys
 
     @classmethod
     def from_config(cls, config) -> GlobalTerm | None:
-        return cls() if config.use_global else None
+        return cls(positives=config.positives) if config.use_global else None
 
     def forward(self, features, batch, model) -> TermOutput:
-        return TermOutput(global_loss(features["image_global"], features["text_global"][:, 0], self.log_scale))
+        groups = batch["tags_key"] if self.positives == "tags" else None
+        return TermOutput(global_loss(features["image_global"], features["text_global"][:, 0], self.log_scale,
+                                      groups=groups))
 
     def logged(self) -> dict[str, float]:
         return {"temp_global": temperature(self.log_scale)}
