@@ -376,7 +376,8 @@ def ablation_command(
     settings: Annotated[str, typer.Option(
         "--settings", metavar="SETTINGS",
         help="Comma-separated: clip (global), gloria (global+local), ours_no_local "
-        "(global+perturbation), ours (all three).")] = "clip,gloria,ours_no_local,ours",
+        "(global+perturbation), ours (all three), ours_clinical (ours with negatives from the clinical "
+        "edits too, swap_location held out).")] = "clip,gloria,ours_no_local,ours",
     config_file: Annotated[Path | None, typer.Option(
         "--config", "-c", metavar="TOML", show_default=False,
         help="Base training config; the training settings given as flags override it.")] = None,

@@ -173,3 +173,16 @@ def test_a_spent_time_budget_sends_the_stop_request():
 
     with TimeBudget(0.05) as stop:
         assert stop.event.wait(timeout=10), "no SIGTERM arrived after the budget was spent"
+
+
+def test_ours_clinical_draws_clinical_edits_but_never_the_held_out_one():
+    """The held-out family stays out of training, so its evaluation is not the training distribution."""
+    from perturb import CLINICAL_KINDS, PAPER_KINDS, resolve_kinds
+    from pretrain.experiments.ablation import HELD_OUT_KIND, SETTINGS
+    from pretrain.train.config import TrainConfig
+
+    config = TrainConfig(manifest="m.jsonl").with_overrides(SETTINGS["ours_clinical"])
+    kinds = resolve_kinds(config.kinds)
+    assert HELD_OUT_KIND in CLINICAL_KINDS and HELD_OUT_KIND not in kinds
+    assert set(kinds) == set(PAPER_KINDS) | set(CLINICAL_KINDS) - {HELD_OUT_KIND}
+    assert all("kinds" not in switches for name, switches in SETTINGS.items() if name != "ours_clinical")
