@@ -13,9 +13,11 @@ from pretrain.evaluation.retrieval import chance_recall_at_k, recall_at_k, retri
 from pretrain.evaluation.semantic import (
     CandidateSet,
     ScoredReport,
+    derangement,
     embed_candidates,
     make_candidates,
     score_candidates,
+    score_other_image,
     score_text_only,
     semantic_report,
     setting_accuracy,
@@ -100,6 +102,25 @@ def test_the_text_only_control_scores_every_set_against_one_image():
     control = setting_accuracy(blank, ["k1"])
     assert (control.accuracy, control.n, control.ties) == (0.5, 2, 0)  # only r2's original is more fluent
     assert score_text_only(np.zeros(2), sets, text_embeddings)[0] == ScoredReport(0.0, {"k1": 0.0})
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 475])
+def test_a_derangement_moves_every_image_and_is_fixed_by_its_seed(n):
+    order = derangement(n, seed=0)
+    assert sorted(order.tolist()) == list(range(n))
+    assert not np.any(order == np.arange(n))
+    assert np.array_equal(order, derangement(n, seed=0))
+    with pytest.raises(ValueError, match="at least 2"):
+        derangement(1)
+
+
+def test_the_other_image_control_scores_each_set_with_another_patients_image():
+    sets = [CandidateSet(f"r{i}", f"o{i}", {"k1": f"n{i}"}) for i in range(3)]
+    images = np.eye(3)
+    text_embeddings = np.arange(18, dtype=float).reshape(6, 3)
+    order = derangement(3, seed=5)
+    assert score_other_image(images, sets, text_embeddings, seed=5) == \
+        score_candidates(images[order], sets, text_embeddings)
 
 
 def test_candidates_are_real_perturbations_and_reproducible(parser):

@@ -22,6 +22,7 @@ from pretrain.evaluation.semantic import (
     make_candidates,
     parse_reports,
     score_candidates,
+    score_other_image,
     score_text_only,
     semantic_report,
 )
@@ -81,9 +82,10 @@ def evaluate_loaded(
     options: EvalOptions = EvalOptions(),
     progress: ProgressCallback | None = None,
 ) -> dict:
-    """Semantic-structure accuracy (and its text-only control: the same scoring with one blank
-    image for every report), retrieval, zero-shot and linear-probe classification of a loaded
-    model (eval mode, on `options.device`) over `options.split` of `manifest`."""
+    """Semantic-structure accuracy (and its text-only controls: the same scoring with one blank
+    image for every report, and with another patient's image), retrieval, zero-shot and
+    linear-probe classification of a loaded model (eval mode, on `options.device`) over
+    `options.split` of `manifest`."""
     from pretrain.evaluation.encode import encode_blank_image, text_embedder
 
     test_set = _dataset(manifest, options.split, config)
@@ -116,6 +118,9 @@ def evaluate_loaded(
                                     list(options.kinds), zero_shot_kinds),
         "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings),
                                               list(options.kinds), zero_shot_kinds),
+        "semantic_other_image": semantic_report(
+            score_other_image(images.embeddings, sets, text_embeddings, seed=options.seed),
+            list(options.kinds), zero_shot_kinds),
         "retrieval": retrieval_report(images.embeddings, embed(originals), originals),
     }
     test_labels = label_matrix(images.tags)

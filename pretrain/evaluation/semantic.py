@@ -142,6 +142,32 @@ def score_text_only(
     return score_candidates(images, sets, text_embeddings)
 
 
+def derangement(n: int, seed: int = 0) -> np.ndarray:
+    """A fixed permutation of range(n) that moves every index (Sattolo's shuffle: one random
+    cycle through all n), so that each report is paired with another patient's image."""
+    if n < 2:
+        raise ValueError(f"another patient's image needs at least 2 images, got {n}")
+    order = np.arange(n)
+    rng = np.random.default_rng(seed)
+    for i in range(n - 1, 0, -1):
+        j = int(rng.integers(i))          # j < i: the element never stays where it is
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+def score_other_image(
+    image_embeddings: np.ndarray, sets: Sequence[CandidateSet], text_embeddings: np.ndarray,
+    *, seed: int = 0
+) -> list[ScoredReport]:
+    """Every set scored against another patient's image (`derangement` of the images): the
+    text-only control. That image shows another chest, so any accuracy above chance is the text
+    encoder's preference (e.g. for fluent over scrambled reports) as it shows through a real
+    image embedding, not image–report grounding. Unlike one blank image, whose embedding is a
+    single arbitrary direction, it averages over the images the model really sees."""
+    images = np.asarray(image_embeddings, dtype=np.float64)
+    return score_candidates(images[derangement(len(images), seed)], sets, text_embeddings)
+
+
 def setting_accuracy(
     scored: Sequence[ScoredReport], kinds: Iterable[str], *, tie_tolerance: float = TIE_TOLERANCE
 ) -> SettingResult:
