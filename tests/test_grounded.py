@@ -88,3 +88,13 @@ def test_no_pairs_give_undefined_scores_not_an_error():
     report = winoground_report([])
     assert report["overall"]["n"] == 0 and np.isnan(report["overall"]["text"]["score"])
     assert report["per_family"] == {}
+
+
+def test_the_plot_shows_each_method_per_family(tmp_path):
+    from pretrain.evaluation.plots import plot_grounded
+
+    match = lambda image, text: float(image[-1] == text[-1])   # noqa: E731
+    report = winoground_report(score_pairs(_pairs(6), match), n_boot=20)
+    blind = winoground_report(score_pairs(_pairs(6), lambda image, text: len(text)), n_boot=20)
+    path = plot_grounded({"model": report, "blind": blind}, tmp_path / "grounded.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

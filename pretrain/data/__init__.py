@@ -1,5 +1,6 @@
-"""Image–report pairs: phantom chest radiographs drawn from MeSH tags, manifests, splits,
-adapters for public datasets and a torch `ManifestDataset`.
+"""Image–report pairs: phantom chest radiographs drawn from MeSH tags, their counterfactuals
+(one finding edited) and the pairs file, manifests, splits, adapters for public datasets and a
+torch `ManifestDataset`.
 
 Torch is imported only when `ManifestDataset`, `collate_pairs` or `XrayTransform` is used, so
 rendering phantoms (numpy only) and the CLI stay light.

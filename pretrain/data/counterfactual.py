@@ -132,8 +132,11 @@ def _severity_target(kind: str, word: str) -> str:
 
 def _order(key: str, names: Sequence[str]) -> list[str]:
     """`names` in an order fixed by `key` (so additions are a seeded choice per report)."""
-    return sorted(names, key=lambda n: hashlib.blake2b(f"{key}:{n}".encode("utf-8", "surrogatepass"),
-                                                       digest_size=8).digest())
+    def rank(name: str) -> bytes:
+        text = f"{key}:{name}".encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(text, digest_size=8).digest()
+
+    return sorted(names, key=rank)
 
 
 def tag_edits(tags: Sequence[str], key: str = "") -> list[Edit]:

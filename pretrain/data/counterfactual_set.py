@@ -91,12 +91,12 @@ def _report_pairs(row: ManifestRow, out_dir: Path, text_edit: TextEdit, size: in
     pairs = []
     number: Counter = Counter()
     for edit, image in made.made:
-        image_b = f"{COUNTERFACTUAL_FOLDER}/{counterfactual_name(row.id, edit.family, number[edit.family])}"
-        save_png(image, out_dir / image_b)
-        pairs.append(Pair(f"{row.id}:{edit.family}:{number[edit.family]}", image_a, row.text,
-                          image_b, texts[edit], edit.family, edit.to_dict(), row.tags,
-                          edit.tags, row.id))
+        n = number[edit.family]
         number[edit.family] += 1
+        image_b = f"{COUNTERFACTUAL_FOLDER}/{counterfactual_name(row.id, edit.family, n)}"
+        save_png(image, out_dir / image_b)
+        pairs.append(Pair(f"{row.id}:{edit.family}:{n}", image_a, row.text, image_b,
+                          texts[edit], edit.family, edit.to_dict(), row.tags, edit.tags, row.id))
         summary.pairs[edit.family] += 1
     if pairs:
         save_png(made.original, out_dir / image_a)

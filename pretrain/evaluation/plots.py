@@ -131,6 +131,40 @@ def plot_ablation(
     return _save(fig, path)
 
 
+def plot_grounded(reports: Mapping[str, Mapping], path: str | Path, title: str = "") -> Path:
+    """Text, image and group score (one panel each) per counterfactual family and overall, one
+    bar per method (`winoground_report` results by name), with bootstrap 95 % intervals and each
+    score's chance level."""
+    plt = _pyplot()
+    methods = list(reports)
+    first = next(iter(reports.values()))
+    groups = list(first["per_family"]) + ["overall"]
+    fig, axes = plt.subplots(1, 3, figsize=(max(9, 1.1 * len(groups) * 3 + 2), 4), sharey=True)
+    counts = [first["per_family"][g]["n"] for g in groups[:-1]] + [first["overall"]["n"]]
+    names = [f"{g} (n={n})" for g, n in zip(groups, counts)]
+    x = np.arange(len(groups))
+    width = 0.8 / max(1, len(methods))
+    for ax, score in zip(axes, ("text", "image", "group")):
+        for i, method in enumerate(methods):
+            entries = [reports[method]["overall"] if g == "overall"
+                       else reports[method]["per_family"].get(g) for g in groups]
+            values = np.array([_value(e[score]["score"]) if e else np.nan for e in entries])
+            low = np.array([_value(e[score]["low"]) if e else np.nan for e in entries])
+            high = np.array([_value(e[score]["high"]) if e else np.nan for e in entries])
+            ax.bar(x + (i - (len(methods) - 1) / 2) * width, values, width=width,
+                   yerr=np.nan_to_num(np.stack([values - low, high - values])), capsize=2,
+                   label=method)
+        ax.axhline(first["overall"][score]["chance"], color="tab:red", linestyle="--",
+                   label="chance")
+        ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{score} score")
+    axes[0].set_ylabel("share of pairs (95 % CI over reports)")
+    axes[-1].legend(fontsize="small")
+    fig.suptitle(title or "Counterfactual pairs, 2×2 scores")
+    return _save(fig, path)
+
+
 def plot_loss(losses: Sequence[float], path: str | Path, title: str = "") -> Path:
     """Training loss per step."""
     plt = _pyplot()
