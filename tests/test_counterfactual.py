@@ -256,3 +256,14 @@ def test_a_moved_nodule_keeps_its_place_mirrored_because_it_keeps_its_stream():
         row, col = _centroid(_change(tags, seed, 0))
         moved_row, moved_col = _centroid(_change(list(edit.tags), seed, 0, edit_streams(tags, edit)))
         assert abs(moved_row - row) < 3 and abs((moved_col - _mid()) + (col - _mid())) < 4
+
+
+def test_the_counterfactual_gallery_has_one_row_per_family(tmp_path):
+    from PIL import Image
+
+    from pretrain.data.gallery import COUNTERFACTUAL_EXAMPLES, render_counterfactual_gallery
+
+    assert [family for family, _ in COUNTERFACTUAL_EXAMPLES] == list(FAMILIES)
+    assert render_counterfactual_gallery(tmp_path / "g.png", tile=48) == len(FAMILIES)
+    with Image.open(tmp_path / "g.png") as image:
+        assert image.width == 3 * 48 and image.height > len(FAMILIES) * 48
