@@ -21,10 +21,29 @@ from rich.table import Table
 
 from pretrain.data.manifest import ManifestError, read_manifest
 from pretrain.evaluation.ceiling import (
-    CeilingConfig, calibrate, ceiling_report, save_ceiling, train_ceiling,
+    UNINFORMED, Ceiling, CeilingConfig, calibrate, ceiling_report, load_ceiling, save_ceiling,
+    train_ceiling,
 )
 from pretrain.evaluation.io import progress_bar, write_json
 from pretrain.evaluation.plots import plot_grounded
+
+
+def _train(train: list, valid: list, args: argparse.Namespace) -> tuple[Ceiling, dict]:
+    """The CNN trained on `train`, thresholds set on `valid`, and what the training took."""
+    config = CeilingConfig(size=args.size, epochs=args.epochs, width=args.width, seed=args.seed)
+    started = time.perf_counter()
+    losses: list[float] = []
+    with progress_bar(args.quiet) as progress:
+        task = progress.add_task(f"training on {len(train)} reports", total=config.epochs)
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            losses.append(round(loss, 4))
+            progress.update(task, advance=1, description=f"training (loss {loss:.3f})")
+
+        model = train_ceiling(train, config, on_epoch=on_epoch)
+    seconds = round(time.perf_counter() - started, 1)
+    return (calibrate(model, config, valid, seed=args.pairs_seed),
+            {"epoch_losses": losses, "train_seconds": seconds})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-additions", type=int, default=2,
                         help="added findings per family and report")
     parser.add_argument("--boot", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--load", metavar="DIR",
+                        help="score the CNN saved in DIR instead of training one")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     console = Console(stderr=True)
@@ -55,31 +76,24 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/] {args.manifest}: needs train and test rows "
                       f"(has {len(train)} / {len(test)})")
         return 2
-    config = CeilingConfig(size=args.size, epochs=args.epochs, width=args.width, seed=args.seed)
     started = time.perf_counter()
-    losses: list[float] = []
-    with progress_bar(args.quiet) as progress:
-        task = progress.add_task(f"training on {len(train)} reports", total=config.epochs)
-
-        def on_epoch(epoch: int, loss: float) -> None:
-            losses.append(round(loss, 4))
-            progress.update(task, advance=1, description=f"training (loss {loss:.3f})")
-
-        model = train_ceiling(train, config, on_epoch=on_epoch)
-    trained = time.perf_counter() - started
-    ceiling = calibrate(model, config, valid, seed=args.pairs_seed)
+    if args.load:
+        ceiling, trained = load_ceiling(args.load), {"loaded_from": args.load}
+    else:
+        ceiling, trained = _train(train, valid, args)
     report = ceiling_report(ceiling, test, seed=args.pairs_seed,
                             max_additions=args.max_additions, n_boot=args.boot)
     report.update(manifest=str(args.manifest), train_reports=len(train),
-                  valid_reports=len(valid), epoch_losses=losses,
-                  train_seconds=round(trained, 1),
+                  valid_reports=len(valid), **trained,
                   seconds=round(time.perf_counter() - started, 1),
                   command=" ".join(["scripts/image_ceiling.py", *(argv or sys.argv[1:])]))
     out = Path(args.out)
-    save_ceiling(ceiling, out)
+    if not args.load:
+        save_ceiling(ceiling, out)
     write_json(out / "ceiling_report.json", report)
-    plot_grounded({"image-only CNN (ceiling)": report["winoground"]}, out / "ceiling.png",
-                  f"Image-only reference, {config.size} px, {len(test)} test reports")
+    plot_grounded({"image-only CNN (reference)": report["winoground"]}, out / "ceiling.png",
+                  f"Image-only reference, {ceiling.config.size} px, {len(test)} test reports",
+                  floors=("classifier that knows nothing", UNINFORMED))
     table = Table(title=f"image-only reference ({report['pairs']} pairs, {len(test)} reports)")
     for column in ("family", "pairs", "text", "image", "group"):
         table.add_column(column)

@@ -192,6 +192,8 @@ def predict(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros((0, len(HEADS), len(KIND_NAMES)))
 
 
+#: what a classifier that knows nothing gets when it answers pairs this way
+UNINFORMED = {"text": 0.25, "image": 0.5, "group": 0.25}
 LOGIT_HEADS = (0, 1, 3)          # present, left, lower: a threshold each; severity has none
 
 
@@ -367,7 +369,8 @@ def ceiling_report(ceiling: Ceiling, test_rows: Sequence[ManifestRow], *, seed: 
         by_finding[f"{family}/{finding}"] = winoground_report(subset, n_boot=n_boot)["overall"]
     return {"config": asdict(config), "seed": seed, "max_additions": max_additions,
             "reports": len(test_rows), "pairs": len(pairs), "answered": len(scored),
-            "winoground": winoground_report(scored, n_boot=n_boot), "per_finding": by_finding,
+            "winoground": winoground_report(scored, n_boot=n_boot), "uninformed": UNINFORMED,
+            "per_finding": by_finding,
             "presence_auroc": presence_auroc(ceiling.model, test_rows, config.size, seed)}
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pretrain.data.counterfactual import FAMILIES
 from pretrain.data.pairs import Pair
 from pretrain.evaluation.semantic import TIE_TOLERANCE
 
@@ -82,8 +83,10 @@ def _summary(scored: Sequence[PairScores], tolerance: float, n_boot: int, seed: 
 def winoground_report(scored: Sequence[PairScores], *, tolerance: float = TIE_TOLERANCE,
                       n_boot: int = 2000, seed: int = 0) -> dict[str, object]:
     """Text, image and group score (with chance and a bootstrap 95 % interval over reports)
-    overall and per family, families in order of first appearance."""
-    families = list(dict.fromkeys(s.family for s in scored))
+    overall and per family: the counterfactual families in their order, then any other family
+    (a user's own) in order of first appearance."""
+    seen = list(dict.fromkeys(s.family for s in scored))
+    families = [f for f in FAMILIES if f in seen] + [f for f in seen if f not in FAMILIES]
     return {
         "overall": _summary(scored, tolerance, n_boot, seed),
         "per_family": {f: _summary([s for s in scored if s.family == f], tolerance, n_boot, seed)

@@ -131,10 +131,12 @@ def plot_ablation(
     return _save(fig, path)
 
 
-def plot_grounded(reports: Mapping[str, Mapping], path: str | Path, title: str = "") -> Path:
+def plot_grounded(reports: Mapping[str, Mapping], path: str | Path, title: str = "",
+                  floors: tuple[str, Mapping[str, float]] | None = None) -> Path:
     """Text, image and group score (one panel each) per counterfactual family and overall, one
     bar per method (`winoground_report` results by name), with bootstrap 95 % intervals and each
-    score's chance level."""
+    score's chance level. `floors` = (label, level per score) marks another reference level,
+    e.g. what a classifier that knows nothing gets."""
     plt = _pyplot()
     methods = list(reports)
     first = next(iter(reports.values()))
@@ -155,7 +157,9 @@ def plot_grounded(reports: Mapping[str, Mapping], path: str | Path, title: str =
                    yerr=np.nan_to_num(np.stack([values - low, high - values])), capsize=2,
                    label=method)
         ax.axhline(first["overall"][score]["chance"], color="tab:red", linestyle="--",
-                   label="chance")
+                   label="chance (random scores)")
+        if floors is not None:
+            ax.axhline(floors[1][score], color="tab:gray", linestyle=":", label=floors[0])
         ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
         ax.set_ylim(0, 1)
         ax.set_title(f"{score} score")
