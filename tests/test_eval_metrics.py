@@ -262,6 +262,7 @@ def test_mean_std_over_seeds_and_the_markdown_table():
     def result(paper: float) -> dict:
         return {"semantic": {"paper": {"accuracy": paper, "chance": 0.2}, "all": {"accuracy": None}},
                 "semantic_text_only": {"paper": {"accuracy": paper / 2, "chance": 0.2}},
+                "semantic_other_image": {"paper": {"accuracy": paper / 4, "chance": 0.2}},
                 "retrieval": {"image_to_report": {"R@1": 0.5}, "chance": {"R@1": 0.1}}}
 
     runs = {"ours": [headline(result(0.4)), headline(result(0.6))], "clip": [headline(result(0.3))]}
@@ -274,8 +275,9 @@ def test_mean_std_over_seeds_and_the_markdown_table():
     table = markdown_table(summary, {"ours": [0, 1], "clip": [0]}).splitlines()
     assert summary["ours"]["semantic_paper_text_only"]["mean"] == pytest.approx(0.25)
     assert table[0].startswith("| setting | seeds | semantic_paper | semantic_all | "
-                               "semantic_paper_text_only | semantic_all_text_only | i2r_R@1 |")
-    assert table[2].startswith(
-        "| ours | 0,1 | 0.500 ± 0.141 | n/a | 0.250 ± 0.071 | n/a | 0.500 ± 0.000 |")
-    assert table[3].startswith("| clip | 0 | 0.300 | n/a | 0.150 | n/a | 0.500 |")
-    assert table[4].startswith("| *chance* | | 0.200 | n/a | 0.200 | n/a | 0.100 |")
+                               "semantic_paper_text_only | semantic_all_text_only | "
+                               "semantic_paper_other_image | semantic_all_other_image | i2r_R@1 |")
+    assert table[2].startswith("| ours | 0,1 | 0.500 ± 0.141 | n/a | 0.250 ± 0.071 | n/a | "
+                               "0.125 ± 0.035 | n/a | 0.500 ± 0.000 |")
+    assert table[3].startswith("| clip | 0 | 0.300 | n/a | 0.150 | n/a | 0.075 | n/a | 0.500 |")
+    assert table[4].startswith("| *chance* | | 0.200 | n/a | 0.200 | n/a | 0.200 | n/a | 0.100 |")

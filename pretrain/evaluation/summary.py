@@ -7,13 +7,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 #: Metric name → path into the evaluation result; the columns of the ablation table. The
-#: `_text_only` ones are the blank-image control: the part of the semantic score the text
-#: encoder earns on its own.
+#: `_text_only` ones are the blank-image control and the `_other_image` ones the control with
+#: another patient's image: the part of the semantic score the text encoder earns on its own.
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "semantic_paper": ("semantic", "paper", "accuracy"),
     "semantic_all": ("semantic", "all", "accuracy"),
     "semantic_paper_text_only": ("semantic_text_only", "paper", "accuracy"),
     "semantic_all_text_only": ("semantic_text_only", "all", "accuracy"),
+    "semantic_paper_other_image": ("semantic_other_image", "paper", "accuracy"),
+    "semantic_all_other_image": ("semantic_other_image", "all", "accuracy"),
     "i2r_R@1": ("retrieval", "image_to_report", "R@1"),
     "i2r_R@5": ("retrieval", "image_to_report", "R@5"),
     "i2r_R@10": ("retrieval", "image_to_report", "R@10"),
@@ -29,6 +31,8 @@ CHANCE: dict[str, tuple[str, ...] | float] = {
     "semantic_all": ("semantic", "all", "chance"),
     "semantic_paper_text_only": ("semantic_text_only", "paper", "chance"),
     "semantic_all_text_only": ("semantic_text_only", "all", "chance"),
+    "semantic_paper_other_image": ("semantic_other_image", "paper", "chance"),
+    "semantic_all_other_image": ("semantic_other_image", "all", "chance"),
     **{f"{d}_R@{k}": ("retrieval", "chance", f"R@{k}") for d in ("i2r", "r2i") for k in (1, 5, 10)},
     "zero_shot_auroc": 0.5,
     "probe_auroc": 0.5,
