@@ -111,3 +111,20 @@ def test_the_builder_counts_a_text_edit_that_changes_nothing(tmp_path):
     summary = build_counterfactual_set(rows, tmp_path, lambda row, edit: row.text, size=32)
     assert sum(summary.pairs.values()) == 0 and summary.unchanged_text["presence"] > 0
     assert read_pairs(tmp_path / "pairs.jsonl") == ([], [])
+
+
+def test_a_report_whose_text_edit_fails_is_counted_and_the_others_are_written(tmp_path):
+    rows = [ManifestRow("bad", "x.png", "Right effusion.", "", ("Pleural Effusion/right",), "test"),
+            ManifestRow("good", "y.png", "Right effusion.", "", ("Pleural Effusion/right",), "test")]
+
+    def text_edit(row, edit):
+        if row.id == "bad":
+            raise ValueError("no such mention\nsecond line")
+        return _mark(row, edit)
+
+    summary = build_counterfactual_set(rows, tmp_path, text_edit, size=32)
+    assert summary.failed == [("bad", "ValueError: no such mention")]
+    pairs, _ = read_pairs(tmp_path / "pairs.jsonl")
+    assert {p.report_id for p in pairs} == {"good"}
+    assert sorted(f.name for f in (tmp_path / "counterfactuals").iterdir()) == sorted(
+        p.image_b.split("/")[-1] for p in pairs)
