@@ -83,7 +83,7 @@ def tag_targets(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class CeilingConfig:
     size: int = 64
-    epochs: int = 12
+    epochs: int = 48
     batch_size: int = 64
     lr: float = 2e-3
     width: int = 32
