@@ -113,9 +113,10 @@ def test_the_builder_counts_a_text_edit_that_changes_nothing(tmp_path):
     assert read_pairs(tmp_path / "pairs.jsonl") == ([], [])
 
 
-def test_a_report_whose_text_edit_fails_is_counted_and_the_others_are_written(tmp_path):
+def test_a_failing_or_repeated_report_is_counted_and_the_others_are_written(tmp_path):
     rows = [ManifestRow("bad", "x.png", "Right effusion.", "", ("Pleural Effusion/right",), "test"),
-            ManifestRow("good", "y.png", "Right effusion.", "", ("Pleural Effusion/right",), "test")]
+            ManifestRow("good", "y.png", "Right effusion.", "", ("Pleural Effusion/right",), "test"),
+            ManifestRow("good", "z.png", "Left effusion.", "", ("Pleural Effusion/left",), "test")]
 
     def text_edit(row, edit):
         if row.id == "bad":
@@ -123,7 +124,8 @@ def test_a_report_whose_text_edit_fails_is_counted_and_the_others_are_written(tm
         return _mark(row, edit)
 
     summary = build_counterfactual_set(rows, tmp_path, text_edit, size=32)
-    assert summary.failed == [("bad", "ValueError: no such mention")]
+    assert summary.failed == [("bad", "ValueError: no such mention"),
+                              ("good", "duplicate report id")]
     pairs, _ = read_pairs(tmp_path / "pairs.jsonl")
     assert {p.report_id for p in pairs} == {"good"}
     assert sorted(f.name for f in (tmp_path / "counterfactuals").iterdir()) == sorted(

@@ -58,8 +58,13 @@ def build_counterfactual_set(
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
     summary = CounterfactualSummary()
     pairs: list[Pair] = []
+    seen: set[str] = set()
     for row in rows:
         summary.reports += 1
+        if row.id in seen:      # its images and pair ids would overwrite the first one's
+            summary.failed.append((row.id, "duplicate report id"))
+            continue
+        seen.add(row.id)
         try:
             pairs += _report_pairs(row, out_dir, text_edit, size, seed, max_additions, summary)
         except Exception as err:  # one bad report must not end a run over a whole split
