@@ -19,12 +19,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from cli.progress import stage_progress
 from pretrain.data.manifest import ManifestError, read_manifest
 from pretrain.evaluation.ceiling import (
     UNINFORMED, Ceiling, CeilingConfig, calibrate, ceiling_report, load_ceiling, save_ceiling,
     train_ceiling,
 )
-from pretrain.evaluation.io import progress_bar, write_json
+from pretrain.evaluation.io import write_json
 from pretrain.evaluation.plots import plot_grounded
 
 
@@ -33,12 +34,10 @@ def _train(train: list, valid: list, args: argparse.Namespace) -> tuple[Ceiling,
     config = CeilingConfig(size=args.size, epochs=args.epochs, width=args.width, seed=args.seed)
     started = time.perf_counter()
     losses: list[float] = []
-    with progress_bar(args.quiet) as progress:
-        task = progress.add_task(f"training on {len(train)} reports", total=config.epochs)
-
+    with stage_progress(args.quiet) as progress:
         def on_epoch(epoch: int, loss: float) -> None:
             losses.append(round(loss, 4))
-            progress.update(task, advance=1, description=f"training (loss {loss:.3f})")
+            progress(f"training on {len(train)} reports", 1, config.epochs, {"loss": loss})
 
         model = train_ceiling(train, config, on_epoch=on_epoch)
     seconds = round(time.perf_counter() - started, 1)

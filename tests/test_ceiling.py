@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pretrain.data.counterfactual_set import build_counterfactual_set
+from pretrain.phantoms.counterfactual_set import build_counterfactual_set
 from pretrain.data.manifest import ManifestRow
 from pretrain.data.pairs import read_pairs
 from pretrain.evaluation.ceiling import (

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pretrain.data.counterfactual import (
+from pretrain.phantoms.counterfactual import (
     FAMILIES, counterfactuals, edit_region, edit_streams, render_edit, select_edits, tag_edits,
 )
-from pretrain.data.phantom import draw_phantom, finding_region, render_phantom
+from pretrain.phantoms.phantom import draw_phantom, finding_region, render_phantom
 
 SIZE = 64
 SEEDS = (3, 11, 2024)
@@ -261,7 +261,7 @@ def test_a_moved_nodule_keeps_its_place_mirrored_because_it_keeps_its_stream():
 def test_the_counterfactual_gallery_has_one_row_per_family(tmp_path):
     from PIL import Image
 
-    from pretrain.data.gallery import COUNTERFACTUAL_EXAMPLES, render_counterfactual_gallery
+    from pretrain.phantoms.gallery import COUNTERFACTUAL_EXAMPLES, render_counterfactual_gallery
 
     assert [family for family, _ in COUNTERFACTUAL_EXAMPLES] == list(FAMILIES)
     assert render_counterfactual_gallery(tmp_path / "g.png", tile=48) == len(FAMILIES)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from pretrain.data.counterfactual_set import build_counterfactual_set
+from pretrain.phantoms.counterfactual_set import build_counterfactual_set
 from pretrain.data.images import load_image
 from pretrain.data.manifest import ManifestRow
 from pretrain.data.pairs import Pair, PairsFileError, image_path, read_pairs, write_pairs
-from pretrain.data.phantom import render_phantom, seed_for
+from pretrain.phantoms.phantom import render_phantom, seed_for
 
 
 def _images(folder, *names):

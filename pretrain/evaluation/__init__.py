@@ -4,6 +4,6 @@ Submodules, each with one job: `semantic` (original vs perturbed reports), `retr
 (Recall@k), `labels` + `classification` (MeSH-derived labels, zero-shot and linear-probe AUROC),
 `nli` (text-encoder fine-tuning on NLI), `grounded` (2×2 scores of counterfactual pairs),
 `ceiling` (the image-only reference CNN), `encode` and `runner` (a checkpoint over a manifest),
-`ablation` (the paper's four settings), `explain` (word→region heatmaps), `plots`, `io`.
+`summary` (headline metrics over seeds), `explain` (word→region heatmaps), `plots`, `io`.
 Importing this package imports neither torch nor transformers.
 """

@@ -39,18 +39,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pretrain.data.counterfactual import (
+from pretrain.data.manifest import ManifestRow
+from pretrain.data.pairs import Pair, image_path
+from pretrain.data.tags import SEVERITY, parse_tag
+from pretrain.evaluation.grounded import PairScores, winoground_report
+from pretrain.phantoms.counterfactual import (
     ABSENT, LOWER_ZONES, PRESENT, Edit, counterfactuals, render_edit, shown_severity, shown_side,
     shown_zone, tag_edits,
 )
-from pretrain.data.findings import KINDS, classify
-from pretrain.data.manifest import ManifestRow
-from pretrain.data.pairs import Pair, image_path
-from pretrain.data.phantom import render_phantom, seed_for
-from pretrain.data.tags import SEVERITY, parse_tag
-from pretrain.evaluation.grounded import PairScores, winoground_report
+from pretrain.phantoms.findings import DRAWABLE_FINDINGS, classify
+from pretrain.phantoms.phantom import render_phantom, seed_for
 
-KIND_NAMES = tuple(kind for kind in KINDS if kind != "normal")
+KIND_NAMES = tuple(kind for kind in DRAWABLE_FINDINGS if kind != "normal")
 HEADS = ("present", "left", "severity", "lower")
 _COLUMN = {kind: i for i, kind in enumerate(KIND_NAMES)}
 

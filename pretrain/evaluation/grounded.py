@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pretrain.data.counterfactual import FAMILIES
 from pretrain.data.pairs import Pair
 from pretrain.evaluation.semantic import TIE_TOLERANCE
+from pretrain.phantoms.counterfactual import FAMILIES
 
 SCORES = ("text", "image", "group")
 CHANCE = {"text": 0.25, "image": 0.25, "group": 1 / 6}
