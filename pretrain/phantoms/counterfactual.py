@@ -245,11 +245,11 @@ def counterfactuals(tags: Sequence[str], key: str, seed: int, size: int = DEFAUL
     hidden: list[Edit] = []
 
     def keep(edit: Edit) -> bool:
+        if accept is not None and not accept(edit):     # first: a text edit costs less than a render
+            return False
         image = render_edit(tags, edit, seed, size)
         if np.array_equal(image, original):
             hidden.append(edit)
-            return False
-        if accept is not None and not accept(edit):
             return False
         made.append((edit, image))
         return True
