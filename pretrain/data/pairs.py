@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perturb.atomic import atomic_open
+from perturb.errors import DataError
 from pretrain.data.reports import Reject
 
 REQUIRED = ("image_a", "text_a", "image_b", "text_b", "family")
 
 
-class PairsFileError(Exception):
+class PairsFileError(DataError):
     """The pairs file itself cannot be read; the message is one line."""
 
 

@@ -35,25 +35,30 @@ def _value(x: float | None) -> float:
     return float("nan") if x is None else float(x)
 
 
-def plot_semantic(semantic: Mapping, path: str | Path, title: str = "") -> Path:
-    """Accuracy of picking the original report, per setting and per kind, each bar with its own
-    chance level (it depends on how many kinds apply)."""
+def plot_semantic(methods: Mapping[str, Mapping], path: str | Path, title: str = "") -> Path:
+    """Accuracy of picking the original report, per setting and per kind, one bar per method
+    (`semantic_report` results by name: the model, then its blind baselines), each setting with
+    its own chance level (it depends on how many kinds apply)."""
     plt = _pyplot()
-    rows = [("paper (4 kinds)", semantic["paper"]), ("all nine (the paper's)", semantic["all"])]
-    rows += list(semantic["per_kind"].items())
-    names = [name for name, _ in rows]
-    acc = [_value(r["accuracy"]) for _, r in rows]
-    chance = [_value(r["chance"]) for _, r in rows]
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4))
-    x = np.arange(len(rows))
-    colors = ["tab:blue", "tab:blue"] + ["tab:gray"] * (len(rows) - 2)
-    ax.bar(x, acc, color=colors)
-    ax.hlines(chance, x - 0.4, x + 0.4, colors="tab:red", linestyles="--", label="chance")
+    first = next(iter(methods.values()))
+    names = ["paper (4 kinds)", "all nine (the paper's)", *first["per_kind"]]
+
+    def settings(semantic: Mapping) -> list[Mapping]:
+        return [semantic["paper"], semantic["all"], *(semantic["per_kind"][k] for k in first["per_kind"])]
+
+    x = np.arange(len(names))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(names) * len(methods) + 3), 4))
+    for i, (method, semantic) in enumerate(methods.items()):
+        ax.bar(x + (i - (len(methods) - 1) / 2) * width,
+               [_value(r["accuracy"]) for r in settings(semantic)], width=width, label=method)
+    ax.hlines([_value(r["chance"]) for r in settings(first)], x - 0.4, x + 0.4, colors="tab:red",
+              linestyles="--", label="chance")
     ax.set_xticks(x, names, rotation=40, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (original strictly highest)")
-    ax.set_title(title or "Clinical semantic-structure evaluation")
-    ax.legend(loc="upper right")
+    ax.set_title(title or "Clinical semantic structure, beside its blind baselines")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return _save(fig, path)
 
 
