@@ -535,6 +535,10 @@ def ablation_command(
     probe_split: ProbeSplitOption = "train",
     eval_seed: Annotated[int, typer.Option(
         "--eval-seed", min=0, help="Seed of the evaluation's perturbed negatives.")] = 0,
+    pairs: Annotated[Path | None, typer.Option(
+        "--pairs", metavar="FILE", show_default=False,
+        help="Counterfactual pairs file (`data counterfactuals`) every run is scored on 2×2.")] = None,
+    ceiling: CeilingOption = None,
     time_budget: Annotated[float | None, typer.Option(
         "--time-budget", min=1.0, metavar="SECONDS", show_default=False,
         help="Stop cleanly after this long (training saves a checkpoint); run again to continue.")] = None,
@@ -574,7 +578,11 @@ def ablation_command(
         _existing(parse_cache, "--parse-cache")
         base = _base_config(config_file, {**overrides, "manifest": manifest, "device": device,
                                           "parse_cache": parse_cache})
-        options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
+        _existing(pairs, "--pairs")
+        _existing_folder(ceiling, "--ceiling")
+        options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device,
+                              pairs_file=None if pairs is None else str(pairs),
+                              ceiling=None if ceiling is None else str(ceiling))
         _quiet_transformers()
         with stage_progress(quiet) as progress:
             outcome = run_ablation(

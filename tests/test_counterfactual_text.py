@@ -110,3 +110,19 @@ def test_pairs_built_from_sample_reports_round_trip_and_count_what_the_text_decl
         edit = next(e for e in tag_edits(row.tags, row.id) if e.to_dict() == pair.edit
                     and e.family == pair.family and e.tags == pair.tags_b)
         assert text_edit(row, edit) == pair.text_b
+
+
+def test_a_cached_parse_without_dependency_arcs_is_parsed_again(tmp_path, parser, monkeypatch):
+    from dataclasses import replace
+
+    import pretrain.evaluation.semantic as semantic
+    from pretrain.phantoms.counterfactual_text import dependency_parses
+
+    text = "Small left pleural effusion. No pneumothorax."
+    full = parser.parse(text)
+    bare = replace(full, heads=(), deps=())          # as a cache made for the paper's kinds holds it
+    monkeypatch.setattr(semantic, "parse_reports", lambda records, cache: ([bare], 1))
+    (again,) = dependency_parses([("r1", text)], tmp_path / "cache.jsonl.gz")
+    assert again.deps == full.deps and again.heads == full.heads
+    assert tag_guided_edit(bare, _edit("presence", "pneumothorax", "absent", "present")) is None
+    assert tag_guided_edit(again, _edit("presence", "pneumothorax", "absent", "present")) is not None

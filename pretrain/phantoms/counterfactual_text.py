@@ -67,16 +67,30 @@ def clinical_text_edit(parse: Parse) -> Callable[[ManifestRow, Edit], str | None
 
 
 
+def dependency_parses(records: Sequence[tuple[str, str]],
+                      parse_cache: str | os.PathLike[str] | None = None) -> list[ParsedReport]:
+    """Parses of (id, text) records with the dependency arcs the clinical edits read: from
+    `parse_cache` where it holds the same text parsed with them, else by `perturb.Parser` (a
+    cache made for the paper's kinds alone has no arcs, and negation scope needs them)."""
+    import perturb
+    from pretrain.evaluation.semantic import parse_reports
+
+    parsed, _ = parse_reports(records, parse_cache)
+    missing = [i for i, report in enumerate(parsed) if report.tokens and not report.deps]
+    if missing:
+        for i, report in zip(missing, perturb.Parser().parse_many(parsed[i].text for i in missing)):
+            parsed[i] = report
+    return parsed
+
+
 def write_counterfactual_pairs(
     rows: Sequence[ManifestRow], out_dir: str | os.PathLike[str], *,
     parse_cache: str | os.PathLike[str] | None = None, size: int = DEFAULT_SIZE, seed: int = 0,
     max_additions: int | None = 2, on_done: Callable[[int], None] | None = None,
 ) -> CounterfactualSummary:
     """The pairs of `rows` (`build_counterfactual_set` with `clinical_text_edit`), each report
-    parsed once: from `parse_cache` where it holds the same text, else by `perturb.Parser`."""
-    from pretrain.evaluation.semantic import parse_reports
-
-    parsed, _ = parse_reports([(row.id, row.text) for row in rows], parse_cache)
+    parsed once (`dependency_parses`)."""
+    parsed = dependency_parses([(row.id, row.text) for row in rows], parse_cache)
     by_id = {row.id: report for row, report in zip(rows, parsed)}
     return build_counterfactual_set(rows, out_dir, clinical_text_edit(lambda key, text: by_id[key]),
                                     size=size, seed=seed, max_additions=max_additions,
