@@ -14,6 +14,7 @@ from pathlib import Path
 
 import perturb
 from perturb.errors import DataError
+from pretrain.evaluation.blind_lm import KneserNeyLM
 from pretrain.evaluation.classification import linear_probe_report, zero_shot_report
 from pretrain.evaluation.labels import label_matrix
 from pretrain.evaluation.retrieval import retrieval_report
@@ -145,19 +146,24 @@ def evaluate_loaded(
     return result
 
 
-def training_lm(manifest: str | Path, split: str = "train"):
+def training_lm(manifest: str | Path, split: str = "train") -> KneserNeyLM | None:
     """The blind baseline: a word-bigram Kneser–Ney model of the reports of `manifest`'s
     training split only (None when the split has no report text)."""
     from pretrain.data.manifest import read_manifest
-    from pretrain.evaluation.blind_lm import KneserNeyLM
 
     texts = [row.text for row in read_manifest(manifest, rejects=[]) if row.split == split and row.text]
     return KneserNeyLM.fit(texts) if texts else None
 
 
-def evaluate_pairs_loaded(model, tokenizer, config, pairs_file: str | Path,
-                          options: EvalOptions = EvalOptions(), blind=None,
-                          progress: Progress | None = None) -> dict:
+def evaluate_pairs_loaded(
+    model,
+    tokenizer,
+    config,
+    pairs_file: str | Path,
+    options: EvalOptions = EvalOptions(),
+    blind: KneserNeyLM | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Text, image and group scores of the model on the pairs of `pairs_file`
     (`grounded.winoground_report`), beside the blind language model `blind` (if given) and the
     image-only reference CNN saved in `options.ceiling` (if given) on the same pairs. Rows of the
