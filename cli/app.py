@@ -22,8 +22,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Get and prepare data: Open-I reports, phantom images, manifests.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    help="Get and prepare data: Open-I reports, phantom images, manifests, counterfactual pairs.",
+    no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 #: Modules that add commands to `app` / `data_app` when imported.

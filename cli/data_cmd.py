@@ -1,5 +1,5 @@
-"""`radperturb data openi | phantoms | manifest`: get reports, render paired phantom images, and
-turn public dataset layouts into manifests."""
+"""`radperturb data openi | phantoms | manifest | counterfactuals`: get reports, render paired
+phantom images, turn public dataset layouts into manifests, and make counterfactual pairs."""
 
 from __future__ import annotations
 
@@ -222,3 +222,79 @@ def manifest_command(
                 f"wrote {len(result.rows):,} rows to {output} ("
                 + ", ".join(f"{s} {splits[s]:,}" for s in ("train", "valid", "test")) + ")"
                 + (f"; skipped {skipped}" if skipped else ""))
+
+
+@data_app.command("counterfactuals")
+def counterfactuals_command(
+    manifest: Annotated[Path, typer.Option(
+        "--manifest", "-m", metavar="FILE", show_default=False,
+        help="Manifest whose reports (text and MeSH tags) the pairs are made of.")],
+    out: Annotated[Path, typer.Option(
+        "--out", metavar="DIR", show_default=False,
+        help="Folder for pairs.jsonl, images/ and counterfactuals/.")],
+    split: Annotated[str, typer.Option("--split", help="Split whose reports are edited.")] = "test",
+    size: Annotated[int, typer.Option("--size", min=16, max=4096, help="Image side in pixels.")]
+    = 224,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, help="Phantom seed (as for `data phantoms`: image A is the same phantom).")]
+    = 0,
+    max_additions: Annotated[int, typer.Option(
+        "--max-additions", min=0, help="Added findings per report and family (presence, device).")]
+    = 2,
+    parse_cache: Annotated[Path | None, typer.Option(
+        "--parse-cache", metavar="FILE", show_default=False,
+        help="Parses of the reports; missing ones are parsed with spaCy.")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Make counterfactual image–report pairs: one finding edited in the report and the image.
+
+    For each report of the split, every edit its MeSH tags allow (a side, presence, severity,
+    zone or device, one finding at a time): the report edited by the clinical edit kinds, and
+    the phantom redrawn from the edited tags with the original's seed. Edits the report's text
+    cannot say as the tags do are not made, and counted. Writes DIR/pairs.jsonl (image_a,
+    text_a, image_b, text_b, family, edit), DIR/images/ and DIR/counterfactuals/; the same file
+    format brings real matched pairs to `radperturb evaluate-pairs`.
+
+    [bold]Examples[/bold]
+
+      radperturb data counterfactuals -m phantoms/manifest.jsonl --out pairs --size 64
+
+      radperturb data counterfactuals -m phantoms/manifest.jsonl --out pairs-valid --split valid
+    """
+    from pretrain.data.manifest import read_manifest
+    from pretrain.data.splits import SPLITS
+    from pretrain.phantoms.counterfactual_text import write_counterfactual_pairs
+
+    with reported_errors("data counterfactuals"):
+        if split not in SPLITS:
+            raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+        for option, path in (("--manifest", manifest), ("--parse-cache", parse_cache)):
+            if path is not None and not path.is_file():
+                raise UsageError(f"{option}: no such file: {path}")
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{out}: exists and is not a folder")
+        check_outputs({"--out": out / "pairs.jsonl"}, [manifest, parse_cache])
+        rows = [row for row in read_manifest(manifest) if row.split == split]
+        if not rows:
+            raise UsageError(f"{manifest}: no reports in split {split!r}")
+        with stage_progress(quiet) as progress:
+            summary = write_counterfactual_pairs(
+                rows, out, parse_cache=parse_cache, size=size, seed=seed,
+                max_additions=max_additions, on_done=lambda n: progress("editing reports", n, len(rows)))
+        if not quiet:
+            _counterfactual_summary(summary, out / "pairs.jsonl")
+
+
+def _counterfactual_summary(summary, pairs_file: Path) -> None:
+    from pretrain.phantoms.counterfactual import FAMILIES
+
+    console = stderr_console()
+    table = Table(title=f"{sum(summary.pairs.values()):,} pairs of {summary.reports:,} reports "
+                        f"in {pairs_file}")
+    for column in ("family", "pairs", "text cannot say it", "text unchanged", "image unchanged"):
+        table.add_column(column, justify="left" if column == "family" else "right")
+    for family in FAMILIES:
+        table.add_row(family, *(f"{counts[family]:,}" for counts in (
+            summary.pairs, summary.declined, summary.unchanged_text, summary.unchanged_image)))
+    print_table(table, stderr=True)
+    print_problems(console, "reports that failed", [f"{i}: {e}" for i, e in summary.failed])

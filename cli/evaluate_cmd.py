@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cli.app import app
 from cli.common_options import train_settings
-from cli.console import print_table, stderr_console
+from cli.console import print_problems, print_table, stderr_console
 from cli.errors import UsageError, reported_errors
 from cli.progress import stage_progress
 from perturb.io.paths import check_outputs
@@ -28,6 +28,13 @@ CheckpointArgument = Annotated[Path, typer.Argument(
     metavar="CHECKPOINT", show_default=False, help="A run folder, its final/ export or a checkpoint-* folder.")]
 ProbeSplitOption = Annotated[str, typer.Option(
     "--probe-split", help="Split the linear probe is fitted on; 'none' skips it.")]
+PairsOption = Annotated[str, typer.Option(
+    "--pairs", metavar="FILE|auto|none",
+    help="Counterfactual pairs to score 2×2: a pairs file (`data counterfactuals`, or your own), "
+         "'auto' (made from the split's reports into OUT/pairs) or 'none'.")]
+CeilingOption = Annotated[Path | None, typer.Option(
+    "--ceiling", metavar="DIR", show_default=False,
+    help="An image-only reference CNN (scripts/image_ceiling.py) scored on the same pairs.")]
 
 
 def _device(name: str) -> str:
@@ -76,23 +83,89 @@ def _existing(path: Path | None, option: str) -> Path | None:
     return path
 
 
-def _semantic_table(semantic: dict, text_only: dict) -> Table:
-    """Accuracy with each report's own image beside the text-only control's (one blank image for
-    every report): what the second column reaches, the text encoder reaches without the image."""
+def _existing_folder(path: Path | None, option: str) -> Path | None:
+    if path is not None and not path.is_dir():
+        raise UsageError(f"{option}: no such folder: {path}")
+    return path
+
+
+def _semantic_table(result: dict) -> Table:
+    """Accuracy with each report's own image beside its blind baselines on the same candidates:
+    another patient's image, and an n-gram model of the training reports with no image. What a
+    baseline reaches, the model can reach without looking at the report's own image."""
+    semantic = result["semantic"]
+    controls = [result["semantic_other_image"], result.get("semantic_blind_lm")]
     table = Table(title="Clinical semantic structure: the original must score strictly highest",
-                  caption="each kind alone: original vs that kind (chance 50%); "
-                          "blank image: the same score with one blank image for every report "
-                          "(text-only control)")
-    for column in ("setting", "accuracy", "blank image", "chance", "reports", "skipped", "ties"):
+                  caption="each kind alone: original vs that kind (chance 50%); other image: the "
+                          "same score with another patient's image; blind LM: a word-bigram model "
+                          "of the training reports, no image")
+    for column in ("setting", "accuracy", "other image", "blind LM", "chance", "reports",
+                   "skipped", "ties"):
         table.add_column(column, justify="left" if column == "setting" else "right")
     table.columns[0].no_wrap = True
-    rows = [("paper (4 kinds)", semantic["paper"], text_only["paper"]),
-            ("all nine (the paper's)", semantic["all"], text_only["all"])]
-    rows += [(f"  {kind}", r, text_only["per_kind"][kind]) for kind, r in semantic["per_kind"].items()]
-    for name, r, control in rows:
-        table.add_row(name, _fraction(r["accuracy"]), _fraction(control["accuracy"]),
-                      _fraction(r["chance"]), str(r["n"]), str(r["n_skipped"]), str(r["ties"]))
+    rows = [("paper (4 kinds)", ("paper",)), ("all nine (the paper's)", ("all",))]
+    rows += [(f"  {kind}", ("per_kind", kind)) for kind in semantic["per_kind"]]
+
+    def pick(report: dict | None, path: tuple[str, ...]) -> dict | None:
+        for key in path:
+            report = None if report is None else report[key]
+        return report
+
+    for name, path in rows:
+        r = pick(semantic, path)
+        cells = [_fraction(None if c is None else pick(c, path)["accuracy"]) for c in controls]
+        table.add_row(name, _fraction(r["accuracy"]), *cells, _fraction(r["chance"]), str(r["n"]),
+                      str(r["n_skipped"]), str(r["ties"]))
     return table
+
+
+def _pairs_methods(pairs: dict) -> dict[str, dict]:
+    """The 2×2 reports of a pairs evaluation by method, the model first."""
+    names = {"model": "model", "blind_lm": "blind LM", "image_only_reference": "image-only CNN"}
+    return {shown: pairs[key] for key, shown in names.items() if key in pairs}
+
+
+def _pairs_table(pairs: dict) -> Table:
+    """Text / image / group score per family for the model and the baselines beside it."""
+    methods = _pairs_methods(pairs)
+    table = Table(title=f"Counterfactual pairs ({pairs['n_pairs']} in {pairs['pairs_file']}): "
+                        "text / image / group score",
+                  caption="text: each image prefers its own report; image: each report prefers its "
+                          "own image; group: both; ties are wrong. Any f(report) + g(image) gets 0")
+    table.add_column("family")
+    table.add_column("pairs", justify="right")
+    for method in methods:
+        table.add_column(method, justify="right")
+    chance = pairs["chance"]
+    table.add_column("chance", justify="right", style="dim")
+    families = [*methods["model"]["per_family"], "overall"]
+    for family in families:
+        entries = [m["overall"] if family == "overall" else m["per_family"].get(family)
+                   for m in methods.values()]
+        cells = ["n/a" if e is None else " / ".join(_fraction(e[s]["score"]) for s in chance)
+                 for e in entries]
+        table.add_row(family, str(entries[0]["n"]), *cells,
+                      " / ".join(_fraction(chance[s]) for s in chance))
+    return table
+
+
+def _pairs_file(value: str, checkpoint_config, manifest: Path, split: str, out: Path,
+                parse_cache: Path | None, quiet: bool) -> Path | None:
+    """`--pairs`: a pairs file as given, none, or (auto) the counterfactual pairs of the split
+    made afresh in OUT/pairs at the model's image size."""
+    if value == "none":
+        return None
+    if value != "auto":
+        return _existing(Path(value), "--pairs")
+    from pretrain.data.manifest import read_manifest
+    from pretrain.phantoms.counterfactual_text import write_counterfactual_pairs
+
+    rows = [row for row in read_manifest(manifest, rejects=[]) if row.split == split]
+    with stage_progress(quiet) as progress:
+        write_counterfactual_pairs(rows, out / "pairs", parse_cache=parse_cache,
+                                   size=checkpoint_config.image_size,
+                                   on_done=lambda n: progress("making counterfactual pairs", n, len(rows)))
+    return out / "pairs" / "pairs.jsonl"
 
 
 def _retrieval_table(retrieval: dict) -> Table:
@@ -147,28 +220,38 @@ def evaluate_command(
         help="Perturbations scored each alone: comma-separated names, 'paper', 'clinical' or 'all' "
              "(the 'all nine' setting is always the paper's nine).")] = "paper",
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the perturbed negatives.")] = 0,
+    pairs: PairsOption = "auto",
+    ceiling: CeilingOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     device: DeviceOption = "auto",
     quiet: QuietOption = False,
 ) -> None:
-    """Evaluate a pretrained model: semantic structure, retrieval and classification.
+    """Evaluate a pretrained model: semantic structure, counterfactual pairs, retrieval and
+    classification.
 
     For each image of the split, its report competes with perturbed versions of itself (same
     words, other order or antonyms): accuracy is the share of images whose original scores
-    strictly highest. Also image↔report Recall@1/5/10 and zero-shot / linear-probe AUROC for
-    labels derived from MeSH tags. Writes OUT/evaluation.json, semantic.png, retrieval.png and
-    classification.png.
+    strictly highest, shown beside its blind baselines on the same candidates (another patient's
+    image; an n-gram model of the training reports, no image). On counterfactual pairs (two
+    images, two reports, one finding apart) the text, image and group scores, which no
+    text-only or image-only prior can pass. Also image↔report Recall@1/5/10 and zero-shot /
+    linear-probe AUROC for labels derived from MeSH tags. Writes OUT/evaluation.json,
+    semantic.png, pairs.png, retrieval.png and classification.png.
 
     [bold]Examples[/bold]
 
       radperturb evaluate runs/ours --manifest phantoms/manifest.jsonl
+
+      radperturb evaluate runs/ours -m phantoms/manifest.jsonl --pairs my_pairs.jsonl --ceiling ceiling/
 
       radperturb evaluate runs/ours/checkpoint-0002000 -m data/manifest.jsonl --split valid --device cuda
     """
     with reported_errors("evaluate"):
         from perturb import resolve_kinds
         from pretrain.evaluation.io import write_json
-        from pretrain.evaluation.plots import plot_classification, plot_retrieval, plot_semantic
+        from pretrain.evaluation.plots import (
+            plot_classification, plot_grounded, plot_retrieval, plot_semantic,
+        )
         from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 
         split = _split_option(split, "--split")
@@ -179,23 +262,88 @@ def evaluate_command(
             names = tuple(resolve_kinds(kinds))
         except KeyError as err:
             raise UsageError(str(err.args[0])) from None
+        _existing_folder(ceiling, "--ceiling")
         device = _device(device)
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
+        pairs_file = _pairs_file(pairs, config, manifest, split, out, parse_cache, quiet)
         options = EvalOptions(split=split, probe_split=probe, kinds=names, seed=seed,
                               batch_size=batch_size, device=device,
-                              parse_cache=None if parse_cache is None else str(parse_cache))
+                              parse_cache=None if parse_cache is None else str(parse_cache),
+                              pairs_file=None if pairs_file is None else str(pairs_file),
+                              ceiling=None if ceiling is None else str(ceiling))
         with stage_progress(quiet) as progress:
             result = evaluate_loaded(model, tokenizer, config, manifest, options, progress)
         result["checkpoint"] = str(checkpoint)
+        semantic = {"own image": result["semantic"],
+                    "another patient's image": result["semantic_other_image"]}
+        if result["semantic_blind_lm"] is not None:
+            semantic["blind n-gram LM (no image)"] = result["semantic_blind_lm"]
         outputs = [
             write_json(out / "evaluation.json", result),
-            plot_semantic(result["semantic"], out / "semantic.png"),
+            plot_semantic(semantic, out / "semantic.png"),
             plot_retrieval(result["retrieval"], out / "retrieval.png"),
             plot_classification(_classifiers(result), out / "classification.png"),
         ]
-        for table in (_semantic_table(result["semantic"], result["semantic_text_only"]),
-                      _retrieval_table(result["retrieval"]), _classification_table(result)):
+        tables = [_semantic_table(result)]
+        if "pairs" in result:
+            outputs.append(plot_grounded(_pairs_methods(result["pairs"]), out / "pairs.png"))
+            tables.append(_pairs_table(result["pairs"]))
+        for table in (*tables, _retrieval_table(result["retrieval"]), _classification_table(result)):
             print_table(table)
+        typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
+
+
+@app.command("evaluate-pairs")
+def evaluate_pairs_command(
+    checkpoint: CheckpointArgument,
+    pairs: Annotated[Path, typer.Argument(
+        metavar="PAIRS", show_default=False,
+        help="Pairs file (JSONL: image_a, text_a, image_b, text_b, family; image paths relative to it).")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Where pairs.json and pairs.png go.")] = Path("evaluation"),
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", "-m", metavar="FILE", show_default=False,
+        help="A manifest whose training split's reports fit the blind n-gram baseline.")] = None,
+    ceiling: CeilingOption = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Score a model on image–report pairs that differ in one finding: text, image, group score.
+
+    Text score: each image scores its own report above the other; image score: each report
+    scores its own image above the other; group: both (chance 25 %, 25 %, 16.7 %; ties are
+    wrong). Per family and overall, with bootstrap 95 % intervals over reports. Rows that cannot
+    be used are counted with their line numbers. Writes OUT/pairs.json and OUT/pairs.png.
+
+    [bold]Examples[/bold]
+
+      radperturb evaluate-pairs runs/ours pairs/pairs.jsonl -m phantoms/manifest.jsonl
+
+      radperturb evaluate-pairs runs/ours/final my_real_pairs.jsonl --ceiling ceiling/ -o eval
+    """
+    with reported_errors("evaluate-pairs"):
+        from pretrain.evaluation.io import write_json
+        from pretrain.evaluation.plots import plot_grounded
+        from pretrain.evaluation.runner import EvalOptions, evaluate_pairs_loaded, training_lm
+
+        _existing(pairs, "PAIRS")
+        _existing(manifest, "--manifest")
+        _existing_folder(ceiling, "--ceiling")
+        check_outputs({"--out": out / "pairs.json"}, [pairs])
+        device = _device(device)
+        model, tokenizer, config = _load_checkpoint(checkpoint, device)
+        blind = None if manifest is None else training_lm(manifest)
+        options = EvalOptions(seed=seed, batch_size=batch_size, device=device,
+                              ceiling=None if ceiling is None else str(ceiling))
+        with stage_progress(quiet) as progress:
+            result = evaluate_pairs_loaded(model, tokenizer, config, pairs, options, blind, progress)
+        result["checkpoint"] = str(checkpoint)
+        outputs = [write_json(out / "pairs.json", result),
+                   plot_grounded(_pairs_methods(result), out / "pairs.png")]
+        print_table(_pairs_table(result))
+        print_problems(stderr_console(), f"rejected rows of {pairs}", result["rejected_rows"])
         typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
 
 
@@ -338,8 +486,8 @@ def _ablation_table(summary_path: Path) -> Table:
 
     data = json.loads(summary_path.read_text(encoding="utf-8"))
     table = Table(title="Ablation: mean ± std over seeds (also in ablation.md)",
-                  caption="*_text_only: the semantic score with one blank image for every report "
-                          "(text-only control)")
+                  caption="*_other_image: the semantic score with another patient's image; "
+                          "*_blind_lm: a word-bigram model of the training reports, no image")
     table.add_column("metric")
     for setting in data["settings"]:
         seeds = ",".join(map(str, data["done"][setting])) or "none"
@@ -388,6 +536,10 @@ def ablation_command(
     probe_split: ProbeSplitOption = "train",
     eval_seed: Annotated[int, typer.Option(
         "--eval-seed", min=0, help="Seed of the evaluation's perturbed negatives.")] = 0,
+    pairs: Annotated[Path | None, typer.Option(
+        "--pairs", metavar="FILE", show_default=False,
+        help="Counterfactual pairs file (`data counterfactuals`) every run is scored on 2×2.")] = None,
+    ceiling: CeilingOption = None,
     time_budget: Annotated[float | None, typer.Option(
         "--time-budget", min=1.0, metavar="SECONDS", show_default=False,
         help="Stop cleanly after this long (training saves a checkpoint); run again to continue.")] = None,
@@ -427,7 +579,11 @@ def ablation_command(
         _existing(parse_cache, "--parse-cache")
         base = _base_config(config_file, {**overrides, "manifest": manifest, "device": device,
                                           "parse_cache": parse_cache})
-        options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
+        _existing(pairs, "--pairs")
+        _existing_folder(ceiling, "--ceiling")
+        options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device,
+                              pairs_file=None if pairs is None else str(pairs),
+                              ceiling=None if ceiling is None else str(ceiling))
         _quiet_transformers()
         with stage_progress(quiet) as progress:
             outcome = run_ablation(

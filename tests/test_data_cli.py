@@ -147,3 +147,37 @@ def test_manifest_from_a_layout_and_its_errors(tmp_path):
     wrong = run("data", "manifest", "--from", "mimic", "--root", str(root), "-o", str(out))
     assert wrong.exit_code == 1 and "no metadata CSV" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1
+
+
+def test_counterfactuals_write_pairs_with_images_and_a_table_of_what_was_declined(tmp_path):
+    from pretrain.data.pairs import image_path, read_pairs
+
+    made = run("data", "phantoms", "-r", str(SAMPLES), "--out", str(tmp_path / "ph"), "--size", "32",
+               "--test-fraction", "1", "--valid-fraction", "0", "-q")
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "pairs"
+    result = run("data", "counterfactuals", "-m", str(tmp_path / "ph" / "manifest.jsonl"),
+                 "--out", str(out), "--size", "32")
+    assert result.exit_code == 0, result.output
+    pairs, rejects = read_pairs(out / "pairs.jsonl")
+    assert pairs and rejects == []
+    assert all(image_path(out / "pairs.jsonl", p.image_b).is_file() for p in pairs)
+    assert "text cannot say it" in result.stderr and f"{len(pairs)} pairs" in result.stderr
+    # Image A is the manifest's own phantom (same seed and size).
+    first = pairs[0]
+    assert (out / first.image_a).read_bytes() == (tmp_path / "ph" / first.image_a).read_bytes()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-m", "missing.jsonl"], "--manifest: no such file"),
+    (["--split", "holdout"], "--split must be one of"),
+    (["--split", "valid"], "no reports in split 'valid'"),
+])
+def test_counterfactuals_usage_errors_are_one_line(tmp_path, args, message):
+    made = run("data", "phantoms", "-r", str(SAMPLES), "--out", str(tmp_path / "ph"), "--size", "32",
+               "--test-fraction", "1", "--valid-fraction", "0", "-q")
+    assert made.exit_code == 0, made.output
+    args = ["-m", str(tmp_path / "ph" / "manifest.jsonl"), *args] if args[0] != "-m" else args
+    result = run("data", "counterfactuals", *args, "--out", str(tmp_path / "pairs"))
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

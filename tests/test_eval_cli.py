@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
+from pretrain.data.pairs import read_pairs
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples" / "reports.jsonl"
 TINY = ["--image-encoder", "tiny-resnet", "--text-encoder", "tiny-bert", "--image-size", "32",
@@ -67,21 +68,50 @@ def test_evaluate_writes_tables_json_and_plots(run_dir, manifest, tmp_path, pars
     assert data["semantic"]["all"]["chance"] < data["semantic"]["paper"]["chance"]
     assert data["semantic"]["all"]["kinds"] == list(perturb.PAPER_KINDS)  # "all nine", not every kind
     assert set(data["semantic"]["per_kind"]) == set(perturb.PAPER_KINDS)
-    # The text-only control scores the same candidates, one blank image standing in for all.
-    control = data["semantic_text_only"]
-    assert set(control["per_kind"]) == set(perturb.PAPER_KINDS)
-    for setting in ("paper", "all"):
-        assert control[setting]["n"] == data["semantic"][setting]["n"] > 0
-        assert control[setting]["chance"] == data["semantic"][setting]["chance"]
-        assert 0 <= control[setting]["accuracy"] <= 1
-    assert "blank image" in result.stdout
+    # The blind baselines score the same candidates: another patient's image, and the n-gram
+    # model of the training reports (no image), fitted on the train split only.
+    assert "semantic_text_only" not in data          # the blank image is retired
+    for control in (data["semantic_other_image"], data["semantic_blind_lm"]):
+        assert set(control["per_kind"]) == set(perturb.PAPER_KINDS)
+        for setting in ("paper", "all"):
+            assert control[setting]["n"] == data["semantic"][setting]["n"] > 0
+            assert control[setting]["chance"] == data["semantic"][setting]["chance"]
+            assert 0 <= control[setting]["accuracy"] <= 1
+    assert "other image" in result.stdout and "blind LM" in result.stdout
+    # The counterfactual pairs of the test split, made by default, scored 2×2.
+    pairs = data["pairs"]
+    assert pairs["n_pairs"] == len(read_pairs(out / "pairs" / "pairs.jsonl")[0]) > 0
+    for method in ("model", "blind_lm"):
+        assert set(pairs[method]["overall"]) >= {"text", "image", "group"}
+    assert all(pairs["blind_lm"]["overall"][s]["score"] == 0 for s in ("text", "image", "group"))
+    assert "Counterfactual pairs" in result.stdout
     for direction in ("image_to_report", "report_to_image"):
         recalls = [data["retrieval"][direction][k] for k in ("R@1", "R@5", "R@10")]
         assert recalls == sorted(recalls) and all(0 <= r <= 1 for r in recalls)
     assert data["zero_shot"]["per_label"]["emphysema"]["auroc"] is None  # no positive in the samples
     assert data["linear_probe"]["train_split"] == "train"
-    for name in ("semantic.png", "retrieval.png", "classification.png"):
+    for name in ("semantic.png", "pairs.png", "retrieval.png", "classification.png"):
         assert (out / name).read_bytes().startswith(PNG)
+
+
+def test_evaluate_pairs_scores_a_pairs_file_and_counts_its_bad_rows(run_dir, manifest, tmp_path):
+    made = run("data", "counterfactuals", "-m", manifest, "--out", tmp_path / "pairs", "--size", "32",
+               "--split", "train", "-q")
+    assert made.exit_code == 0, made.output
+    pairs_file = tmp_path / "pairs" / "pairs.jsonl"
+    with pairs_file.open("a") as stream:
+        stream.write('{"image_a": "images/nope.png"}\n')
+    out = tmp_path / "eval"
+    result = run("evaluate-pairs", run_dir, pairs_file, "-m", manifest, "-o", out, "--device", "cpu", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "pairs.json").read_text())
+    assert data["n_pairs"] == len(read_pairs(pairs_file)[0]) > 0
+    assert data["rejected_rows"] == [f"line {data['n_pairs'] + 1}: missing field 'text_a'"]
+    assert "1 rejected rows" in result.stderr and (out / "pairs.png").read_bytes().startswith(PNG)
+    assert {"model", "blind_lm"} <= set(data) and "image_only_reference" not in data
+    missing = run("evaluate-pairs", run_dir, tmp_path / "none.jsonl", "--device", "cpu")
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -148,8 +178,8 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, mo
     summary = json.loads((out / "ablation.json").read_text())
     assert summary["done"] == {"clip": [0], "ours": [0]}
     assert summary["summary"]["ours"]["semantic_paper"]["n"] == 1
-    assert summary["summary"]["ours"]["semantic_paper_text_only"]["n"] == 1
-    assert "semantic_paper_text_only" in first.stdout
+    assert summary["summary"]["ours"]["semantic_paper_blind_lm"]["n"] == 1
+    assert "semantic_paper_blind_lm" in first.stdout
     assert (out / "ablation.png").read_bytes().startswith(PNG)
     assert "| clip | 0 |" in (out / "ablation.md").read_text()
     for name in ("clip-seed0", "ours-seed0"):

@@ -13,10 +13,12 @@ from pretrain.evaluation.retrieval import chance_recall_at_k, recall_at_k, retri
 from pretrain.evaluation.semantic import (
     CandidateSet,
     ScoredReport,
+    derangement,
     embed_candidates,
     make_candidates,
     score_candidates,
-    score_text_only,
+    score_other_image,
+    score_with_lm,
     semantic_report,
     setting_accuracy,
 )
@@ -92,28 +94,37 @@ def test_a_bag_of_words_model_scores_zero_and_an_order_aware_one_scores_full():
     assert setting_accuracy(scored, ["k1", "k2"]).accuracy == 1.0
 
 
-def test_the_text_only_control_scores_every_set_against_one_image():
-    # Dimension 0 carries what the image shows, dimension 1 a text-side "fluency" direction. The
-    # blank image sees only the fluency direction, so it ranks texts by fluency alone.
-    sets = [
-        CandidateSet("r1", "effusion on the left", {"k1": "left the on effusion"}),
-        CandidateSet("r2", "no effusion", {"k1": "effusion no"}),
-    ]
-    text_embeddings = np.array([
-        [1.0, 0.0],   # r1 original: matches its image, not fluent
-        [0.6, 0.8],   # r1 negative
-        [0.6, 0.8],   # r2 original: fluent
-        [-1.0, 0.0],  # r2 negative
-    ])
-    assert np.array_equal(embed_candidates(sets, lambda ts: text_embeddings[: len(ts)]), text_embeddings)
-    images = np.array([[1.0, 0.0], [0.6, 0.8]])
-    real = setting_accuracy(score_candidates(images, sets, text_embeddings), ["k1"])
-    assert real.accuracy == 1.0  # each image prefers its own original
-    blank = score_text_only(np.array([0.0, 1.0]), sets, text_embeddings)
-    assert blank == score_candidates(np.array([[0.0, 1.0], [0.0, 1.0]]), sets, text_embeddings)
-    control = setting_accuracy(blank, ["k1"])
-    assert (control.accuracy, control.n, control.ties) == (0.5, 2, 0)  # only r2's original is more fluent
-    assert score_text_only(np.zeros(2), sets, text_embeddings)[0] == ScoredReport(0.0, {"k1": 0.0})
+def test_the_blind_baseline_scores_the_same_candidates_by_their_probability_under_the_lm():
+    from pretrain.evaluation.blind_lm import KneserNeyLM
+
+    lm = KneserNeyLM.fit(["no pleural effusion .", "no pneumothorax .", "small left effusion ."])
+    sets = [CandidateSet("r1", "no pleural effusion .", {"k1": "pleural no effusion .",
+                                                         "k2": "no effusion pleural ."}),
+            CandidateSet("r2", "left small effusion .", {"k1": "small left effusion ."})]
+    scored = score_with_lm(lm, sets)
+    assert scored[0] == ScoredReport(lm.logprob(sets[0].original),
+                                     {k: lm.logprob(t) for k, t in sets[0].negatives.items()})
+    # Fluent beats scrambled without any image; a scrambled original loses to its fluent negative.
+    assert setting_accuracy(scored, ["k1", "k2"]).accuracy == 0.5
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 475])
+def test_a_derangement_moves_every_image_and_is_fixed_by_its_seed(n):
+    order = derangement(n, seed=0)
+    assert sorted(order.tolist()) == list(range(n))
+    assert not np.any(order == np.arange(n))
+    assert np.array_equal(order, derangement(n, seed=0))
+    with pytest.raises(ValueError, match="at least 2"):
+        derangement(1)
+
+
+def test_the_other_image_control_scores_each_set_with_another_patients_image():
+    sets = [CandidateSet(f"r{i}", f"o{i}", {"k1": f"n{i}"}) for i in range(3)]
+    images = np.eye(3)
+    text_embeddings = np.arange(18, dtype=float).reshape(6, 3)
+    order = derangement(3, seed=5)
+    assert score_other_image(images, sets, text_embeddings, seed=5) == \
+        score_candidates(images[order], sets, text_embeddings)
 
 
 def test_candidates_are_real_perturbations_and_reproducible(parser):
@@ -254,7 +265,8 @@ def test_mean_std_over_seeds_and_the_markdown_table():
 
     def result(paper: float) -> dict:
         return {"semantic": {"paper": {"accuracy": paper, "chance": 0.2}, "all": {"accuracy": None}},
-                "semantic_text_only": {"paper": {"accuracy": paper / 2, "chance": 0.2}},
+                "semantic_blind_lm": {"paper": {"accuracy": paper / 2, "chance": 0.2}},
+                "semantic_other_image": {"paper": {"accuracy": paper / 4, "chance": 0.2}},
                 "retrieval": {"image_to_report": {"R@1": 0.5}, "chance": {"R@1": 0.1}}}
 
     runs = {"ours": [headline(result(0.4)), headline(result(0.6))], "clip": [headline(result(0.3))]}
@@ -265,10 +277,11 @@ def test_mean_std_over_seeds_and_the_markdown_table():
     assert ours["std"] == pytest.approx(np.std([0.4, 0.6], ddof=1))
     assert np.isnan(summary["clip"]["semantic_paper"]["std"])  # one seed: no spread
     table = markdown_table(summary, {"ours": [0, 1], "clip": [0]}).splitlines()
-    assert summary["ours"]["semantic_paper_text_only"]["mean"] == pytest.approx(0.25)
+    assert summary["ours"]["semantic_paper_blind_lm"]["mean"] == pytest.approx(0.25)
     assert table[0].startswith("| setting | seeds | semantic_paper | semantic_all | "
-                               "semantic_paper_text_only | semantic_all_text_only | i2r_R@1 |")
-    assert table[2].startswith(
-        "| ours | 0,1 | 0.500 ± 0.141 | n/a | 0.250 ± 0.071 | n/a | 0.500 ± 0.000 |")
-    assert table[3].startswith("| clip | 0 | 0.300 | n/a | 0.150 | n/a | 0.500 |")
-    assert table[4].startswith("| *chance* | | 0.200 | n/a | 0.200 | n/a | 0.100 |")
+                               "semantic_paper_other_image | semantic_all_other_image | "
+                               "semantic_paper_blind_lm | semantic_all_blind_lm | pairs_text |")
+    assert table[2].startswith("| ours | 0,1 | 0.500 ± 0.141 | n/a | 0.125 ± 0.035 | n/a | "
+                               "0.250 ± 0.071 | n/a | n/a | n/a | n/a | 0.500 ± 0.000 |")
+    assert table[3].startswith("| clip | 0 | 0.300 | n/a | 0.075 | n/a | 0.150 | n/a | n/a |")
+    assert table[4].startswith("| *chance* | | 0.200 | n/a | 0.200 | n/a | 0.200 | n/a | n/a |")

@@ -1,5 +1,5 @@
-"""Image–report pairs: manifests, splits, adapters for public datasets and a torch
-`ManifestDataset`.
+"""Image–report pairs: manifests, splits, adapters for public datasets, a torch
+`ManifestDataset` and the counterfactual pairs file (`pairs`).
 
 Torch is imported only when `ManifestDataset`, `collate_pairs` or `XrayTransform` is used, so
 reading manifests and the CLI stay light.

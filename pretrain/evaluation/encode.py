@@ -1,4 +1,4 @@
-"""Embeddings of a manifest split's images and of arbitrary texts with a trained model.
+"""Embeddings of a manifest split's images, of image files and of arbitrary texts with a trained model.
 
 Texts go through `pretrain.model.text.tokenize_reports`, the tokenisation that training used, so
 that a perturbed report is scored exactly as the model would have seen it.
@@ -6,8 +6,9 @@ that a perturbed report is scored exactly as the model would have seen it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,15 +53,33 @@ def encode_images(
     return EncodedImages(np.concatenate(chunks) if chunks else np.zeros((0, dim)), ids, texts, tags)
 
 
-def encode_blank_image(model, *, image_size: int, channels: int, device: str = "cpu") -> np.ndarray:
-    """Global embedding [D] of an all-zero input of the model's shape — after standardisation, a
-    uniform mid-grey image with no finding in it — the one image of the text-only control."""
+def encode_image_files(
+    model,
+    paths: Sequence[str | Path],
+    *,
+    image_size: int,
+    channels: int,
+    batch_size: int = 32,
+    device: str = "cpu",
+    on_batch: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Global embeddings [N, D] of image files, read and standardised as `ManifestDataset`
+    reads evaluation images (an unreadable file raises `ImageError` naming it)."""
     import torch
 
+    from pretrain.data.images import load_image
+    from pretrain.data.transforms import XrayTransform
+
+    transform = XrayTransform(image_size, False, channels)
+    chunks = []
     with torch.no_grad():
-        blank = torch.zeros(1, channels, image_size, image_size, device=device)
-        global_embedding, _ = model.encode_image(blank)
-    return global_embedding[0].float().cpu().numpy()
+        for start in range(0, len(paths), batch_size):
+            batch = torch.stack([transform(load_image(p)) for p in paths[start : start + batch_size]])
+            global_embedding, _ = model.encode_image(batch.to(device))
+            chunks.append(global_embedding.float().cpu().numpy())
+            if on_batch is not None:
+                on_batch(len(batch))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0))
 
 
 def text_embedder(

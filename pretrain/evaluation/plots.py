@@ -35,25 +35,30 @@ def _value(x: float | None) -> float:
     return float("nan") if x is None else float(x)
 
 
-def plot_semantic(semantic: Mapping, path: str | Path, title: str = "") -> Path:
-    """Accuracy of picking the original report, per setting and per kind, each bar with its own
-    chance level (it depends on how many kinds apply)."""
+def plot_semantic(methods: Mapping[str, Mapping], path: str | Path, title: str = "") -> Path:
+    """Accuracy of picking the original report, per setting and per kind, one bar per method
+    (`semantic_report` results by name: the model, then its blind baselines), each setting with
+    its own chance level (it depends on how many kinds apply)."""
     plt = _pyplot()
-    rows = [("paper (4 kinds)", semantic["paper"]), ("all nine (the paper's)", semantic["all"])]
-    rows += list(semantic["per_kind"].items())
-    names = [name for name, _ in rows]
-    acc = [_value(r["accuracy"]) for _, r in rows]
-    chance = [_value(r["chance"]) for _, r in rows]
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4))
-    x = np.arange(len(rows))
-    colors = ["tab:blue", "tab:blue"] + ["tab:gray"] * (len(rows) - 2)
-    ax.bar(x, acc, color=colors)
-    ax.hlines(chance, x - 0.4, x + 0.4, colors="tab:red", linestyles="--", label="chance")
+    first = next(iter(methods.values()))
+    names = ["paper (4 kinds)", "all nine (the paper's)", *first["per_kind"]]
+
+    def settings(semantic: Mapping) -> list[Mapping]:
+        return [semantic["paper"], semantic["all"], *(semantic["per_kind"][k] for k in first["per_kind"])]
+
+    x = np.arange(len(names))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(names) * len(methods) + 3), 4))
+    for i, (method, semantic) in enumerate(methods.items()):
+        ax.bar(x + (i - (len(methods) - 1) / 2) * width,
+               [_value(r["accuracy"]) for r in settings(semantic)], width=width, label=method)
+    ax.hlines([_value(r["chance"]) for r in settings(first)], x - 0.4, x + 0.4, colors="tab:red",
+              linestyles="--", label="chance")
     ax.set_xticks(x, names, rotation=40, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (original strictly highest)")
-    ax.set_title(title or "Clinical semantic-structure evaluation")
-    ax.legend(loc="upper right")
+    ax.set_title(title or "Clinical semantic structure, beside its blind baselines")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return _save(fig, path)
 
 
@@ -128,6 +133,44 @@ def plot_ablation(
     ax.set_ylim(0, 1)
     ax.set_title(title or "Ablation: mean ± std over seeds")
     ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def plot_grounded(reports: Mapping[str, Mapping], path: str | Path, title: str = "",
+                  floors: tuple[str, Mapping[str, float]] | None = None) -> Path:
+    """Text, image and group score (one panel each) per counterfactual family and overall, one
+    bar per method (`winoground_report` results by name), with bootstrap 95 % intervals and each
+    score's chance level. `floors` = (label, level per score) marks another reference level,
+    e.g. what a classifier that knows nothing gets."""
+    plt = _pyplot()
+    methods = list(reports)
+    first = next(iter(reports.values()))
+    groups = list(first["per_family"]) + ["overall"]
+    fig, axes = plt.subplots(1, 3, figsize=(max(9, 1.1 * len(groups) * 3 + 2), 4), sharey=True)
+    counts = [first["per_family"][g]["n"] for g in groups[:-1]] + [first["overall"]["n"]]
+    names = [f"{g} (n={n})" for g, n in zip(groups, counts)]
+    x = np.arange(len(groups))
+    width = 0.8 / max(1, len(methods))
+    for ax, score in zip(axes, ("text", "image", "group")):
+        for i, method in enumerate(methods):
+            entries = [reports[method]["overall"] if g == "overall"
+                       else reports[method]["per_family"].get(g) for g in groups]
+            values = np.array([_value(e[score]["score"]) if e else np.nan for e in entries])
+            low = np.array([_value(e[score]["low"]) if e else np.nan for e in entries])
+            high = np.array([_value(e[score]["high"]) if e else np.nan for e in entries])
+            ax.bar(x + (i - (len(methods) - 1) / 2) * width, values, width=width,
+                   yerr=np.nan_to_num(np.stack([values - low, high - values])), capsize=2,
+                   label=method)
+        ax.axhline(first["overall"][score]["chance"], color="tab:red", linestyle="--",
+                   label="chance (random scores)")
+        if floors is not None:
+            ax.axhline(floors[1][score], color="tab:gray", linestyle=":", label=floors[0])
+        ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{score} score")
+    axes[0].set_ylabel("share of pairs (95 % CI over reports)")
+    axes[-1].legend(fontsize="small")
+    fig.suptitle(title or "Counterfactual pairs, 2×2 scores")
     return _save(fig, path)
 
 

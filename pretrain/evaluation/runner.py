@@ -14,6 +14,7 @@ from pathlib import Path
 
 import perturb
 from perturb.errors import DataError
+from pretrain.evaluation.blind_lm import KneserNeyLM
 from pretrain.evaluation.classification import linear_probe_report, zero_shot_report
 from pretrain.evaluation.labels import label_matrix
 from pretrain.evaluation.retrieval import retrieval_report
@@ -23,7 +24,8 @@ from pretrain.evaluation.semantic import (
     make_candidates,
     parse_reports,
     score_candidates,
-    score_text_only,
+    score_other_image,
+    score_with_lm,
     semantic_report,
 )
 from pretrain.progress import Progress
@@ -44,6 +46,11 @@ class EvalOptions:
     seed: int = 0
     batch_size: int = 32
     device: str = "cpu"
+    #: A counterfactual pairs file to score 2×2 (`evaluate_pairs_loaded`); None skips it.
+    pairs_file: str | None = None
+    #: A saved image-only reference CNN (`ceiling.save_ceiling`) scored on the same pairs.
+    ceiling: str | None = None
+    n_boot: int = 2000
 
 
 def _dataset(manifest: str | Path, split: str, config):
@@ -80,10 +87,12 @@ def evaluate_loaded(
     options: EvalOptions = EvalOptions(),
     progress: Progress | None = None,
 ) -> dict:
-    """Semantic-structure accuracy (and its text-only control: the same scoring with one blank
-    image for every report), retrieval, zero-shot and linear-probe classification of a loaded
-    model (eval mode, on `options.device`) over `options.split` of `manifest`."""
-    from pretrain.evaluation.encode import encode_blank_image, text_embedder
+    """Semantic-structure accuracy beside its blind baselines (the same candidates scored with
+    another patient's image, and by an n-gram language model fitted on the manifest's training
+    reports, no image), retrieval, zero-shot and linear-probe classification of a loaded model
+    (eval mode, on `options.device`) over `options.split` of `manifest`; with
+    `options.pairs_file`, the 2×2 scores of its counterfactual pairs (`evaluate_pairs_loaded`)."""
+    from pretrain.evaluation.encode import text_embedder
 
     test_set = _dataset(manifest, options.split, config)
     if len(test_set) < 2:
@@ -100,8 +109,7 @@ def evaluate_loaded(
     sets = [make_candidates(i, p, kinds, seed=options.seed) for i, p in zip(images.ids, parsed)]
     text_embeddings = embed_candidates(
         sets, _tracked(embed, "embedding reports and their perturbations", progress))
-    blank = encode_blank_image(model, image_size=config.image_size, channels=config.channels,
-                               device=options.device)
+    blind = training_lm(manifest)
     originals = [s.original for s in sets]
 
     result = {
@@ -114,7 +122,9 @@ def evaluate_loaded(
         "seed": options.seed,
         "parses": {"from_cache": from_cache, "parsed": len(records) - from_cache},
         "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings), kinds),
-        "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings), kinds),
+        "semantic_other_image": semantic_report(
+            score_other_image(images.embeddings, sets, text_embeddings, seed=options.seed), kinds),
+        "semantic_blind_lm": None if blind is None else semantic_report(score_with_lm(blind, sets), kinds),
         "retrieval": retrieval_report(images.embeddings, embed(originals), originals, tags=images.tags),
     }
     test_labels = label_matrix(images.tags)
@@ -129,5 +139,75 @@ def evaluate_loaded(
                 train.embeddings, label_matrix(train.tags), images.embeddings, test_labels
             )
             result["linear_probe"]["train_split"] = options.probe_split
+    if options.pairs_file is not None:
+        result["pairs"] = evaluate_pairs_loaded(model, tokenizer, config, options.pairs_file,
+                                                options, blind, progress)
     result["options"] = {**asdict(options), "kinds": list(options.kinds)}
+    return result
+
+
+def training_lm(manifest: str | Path, split: str = "train") -> KneserNeyLM | None:
+    """The blind baseline: a word-bigram Kneser–Ney model of the reports of `manifest`'s
+    training split only (None when the split has no report text)."""
+    from pretrain.data.manifest import read_manifest
+
+    texts = [row.text for row in read_manifest(manifest, rejects=[]) if row.split == split and row.text]
+    return KneserNeyLM.fit(texts) if texts else None
+
+
+def evaluate_pairs_loaded(
+    model,
+    tokenizer,
+    config,
+    pairs_file: str | Path,
+    options: EvalOptions = EvalOptions(),
+    blind: KneserNeyLM | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Text, image and group scores of the model on the pairs of `pairs_file`
+    (`grounded.winoground_report`), beside the blind language model `blind` (if given) and the
+    image-only reference CNN saved in `options.ceiling` (if given) on the same pairs. Rows of the
+    file that cannot be used are counted with their line numbers."""
+    from pretrain.data.pairs import image_path, read_pairs
+    from pretrain.evaluation.encode import encode_image_files, text_embedder
+    from pretrain.evaluation.grounded import CHANCE, score_pairs, winoground_report
+
+    pairs, rejects = read_pairs(pairs_file)
+    if not pairs:
+        raise EvaluationError(f"{pairs_file}: no usable pairs ({len(rejects)} rejected rows)")
+    images = list(dict.fromkeys(name for p in pairs for name in (p.image_a, p.image_b)))
+    texts = list(dict.fromkeys(text for p in pairs for text in (p.text_a, p.text_b)))
+    report = None if progress is None else (lambda n: progress("encoding pair images", n, len(images)))
+    image_embeddings = encode_image_files(
+        model, [image_path(pairs_file, name) for name in images], image_size=config.image_size,
+        channels=config.channels, batch_size=options.batch_size, device=options.device,
+        on_batch=report)
+    embed = text_embedder(model, tokenizer, max_length=config.max_length,
+                          batch_size=options.batch_size, device=options.device)
+    text_embeddings = _tracked(embed, "embedding pair reports", progress)(texts)
+    image_row = {name: i for i, name in enumerate(images)}
+    text_row = {text: i for i, text in enumerate(texts)}
+    similarity = image_embeddings @ text_embeddings.T
+
+    def model_score(image: str, text: str) -> float:
+        return float(similarity[image_row[image], text_row[text]])
+
+    def scores(scored) -> dict:
+        return winoground_report(scored, n_boot=options.n_boot, seed=options.seed)
+
+    result = {
+        "pairs_file": str(pairs_file),
+        "n_pairs": len(pairs),
+        "rejected_rows": [str(r) for r in rejects],
+        "chance": CHANCE,
+        "model": scores(score_pairs(pairs, model_score)),
+    }
+    if blind is not None:
+        logprob = {text: blind.logprob(text) for text in texts}
+        result["blind_lm"] = scores(score_pairs(pairs, lambda image, text: logprob[text]))
+    if options.ceiling is not None:
+        from pretrain.evaluation.ceiling import load_ceiling, score_pairs_file
+
+        result["image_only_reference"] = scores(
+            score_pairs_file(load_ceiling(options.ceiling), pairs, pairs_file))
     return result

@@ -17,6 +17,7 @@ import numpy as np
 
 import perturb
 from perturb import ParsedReport
+from pretrain.evaluation.blind_lm import KneserNeyLM
 
 #: The four kinds of the paper's zero-shot table (chance 20%).
 ZERO_SHOT_KINDS = (
@@ -129,14 +130,39 @@ def score_candidates(
     return scored
 
 
-def score_text_only(
-    image_embedding: np.ndarray, sets: Sequence[CandidateSet], text_embeddings: np.ndarray
+def score_with_lm(lm: KneserNeyLM, sets: Sequence[CandidateSet]) -> list[ScoredReport]:
+    """Every candidate scored by a language model's log-probability, no image at all: the blind
+    baseline. What it reaches, a model can reach without looking at the image (from fluency,
+    base rates and collocations of the training reports)."""
+    return [ScoredReport(lm.logprob(s.original), dict(zip(s.negatives, lm.logprobs(s.negatives.values()))))
+            for s in sets]
+
+
+def derangement(n: int, seed: int = 0) -> np.ndarray:
+    """A fixed permutation of range(n) that moves every index (Sattolo's shuffle: one random
+    cycle through all n), so that each report is paired with another patient's image."""
+    if n < 2:
+        raise ValueError(f"another patient's image needs at least 2 images, got {n}")
+    order = np.arange(n)
+    rng = np.random.default_rng(seed)
+    for i in range(n - 1, 0, -1):
+        j = int(rng.integers(i))          # j < i: the element never stays where it is
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+def score_other_image(
+    image_embeddings: np.ndarray, sets: Sequence[CandidateSet], text_embeddings: np.ndarray,
+    *, seed: int = 0
 ) -> list[ScoredReport]:
-    """Every set scored against one and the same image: the text-only control. That image tells
-    no report from another, so any accuracy above chance here is a preference of the text
-    encoder (e.g. for fluent over scrambled reports), not image–report grounding."""
-    images = np.repeat(np.asarray(image_embedding, dtype=np.float64)[None], len(sets), axis=0)
-    return score_candidates(images, sets, text_embeddings)
+    """Every set scored against another patient's image (`derangement` of the images): the
+    text-only control. That image shows another chest, so any accuracy above chance is the text
+    encoder's preference (e.g. for fluent over scrambled reports) as it shows through a real
+    image embedding, not image–report grounding. Unlike one blank image (the control it
+    replaced), whose embedding is a single arbitrary direction that tilts every report the same
+    way, it averages over the images the model really sees."""
+    images = np.asarray(image_embeddings, dtype=np.float64)
+    return score_candidates(images[derangement(len(images), seed)], sets, text_embeddings)
 
 
 def setting_accuracy(

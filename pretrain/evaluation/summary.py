@@ -7,13 +7,19 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 #: Metric name → path into the evaluation result; the columns of the ablation table. The
-#: `_text_only` ones are the blank-image control: the part of the semantic score the text
-#: encoder earns on its own.
+#: `_other_image` ones are the control with another patient's image (the part of the semantic
+#: score the text encoder earns on its own) and the `_blind_lm` ones a word-bigram model of the
+#: training reports with no image; `pairs_*` are the 2×2 scores on the counterfactual pairs.
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "semantic_paper": ("semantic", "paper", "accuracy"),
     "semantic_all": ("semantic", "all", "accuracy"),
-    "semantic_paper_text_only": ("semantic_text_only", "paper", "accuracy"),
-    "semantic_all_text_only": ("semantic_text_only", "all", "accuracy"),
+    "semantic_paper_other_image": ("semantic_other_image", "paper", "accuracy"),
+    "semantic_all_other_image": ("semantic_other_image", "all", "accuracy"),
+    "semantic_paper_blind_lm": ("semantic_blind_lm", "paper", "accuracy"),
+    "semantic_all_blind_lm": ("semantic_blind_lm", "all", "accuracy"),
+    "pairs_text": ("pairs", "model", "overall", "text", "score"),
+    "pairs_image": ("pairs", "model", "overall", "image", "score"),
+    "pairs_group": ("pairs", "model", "overall", "group", "score"),
     "i2r_R@1": ("retrieval", "image_to_report", "R@1"),
     "i2r_R@5": ("retrieval", "image_to_report", "R@5"),
     "i2r_R@10": ("retrieval", "image_to_report", "R@10"),
@@ -27,8 +33,13 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
 CHANCE: dict[str, tuple[str, ...] | float] = {
     "semantic_paper": ("semantic", "paper", "chance"),
     "semantic_all": ("semantic", "all", "chance"),
-    "semantic_paper_text_only": ("semantic_text_only", "paper", "chance"),
-    "semantic_all_text_only": ("semantic_text_only", "all", "chance"),
+    "semantic_paper_other_image": ("semantic_other_image", "paper", "chance"),
+    "semantic_all_other_image": ("semantic_other_image", "all", "chance"),
+    "semantic_paper_blind_lm": ("semantic_blind_lm", "paper", "chance"),
+    "semantic_all_blind_lm": ("semantic_blind_lm", "all", "chance"),
+    "pairs_text": ("pairs", "chance", "text"),
+    "pairs_image": ("pairs", "chance", "image"),
+    "pairs_group": ("pairs", "chance", "group"),
     **{f"{d}_R@{k}": ("retrieval", "chance", f"R@{k}") for d in ("i2r", "r2i") for k in (1, 5, 10)},
     "zero_shot_auroc": 0.5,
     "probe_auroc": 0.5,

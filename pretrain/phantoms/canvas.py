@@ -130,6 +130,15 @@ class Canvas:
     # output ----------------------------------------------------------------------------------
     def render(self) -> np.ndarray:
         """Combine the layers into a uint8 image with exposure, contrast and quantum noise."""
+        image = self.film()
+        image += self.anatomy.noise * np.sqrt(image + 0.02) * self.rng.standard_normal(
+            image.shape, dtype=np.float32)
+        return (unit(image) * 255 + 0.5).astype(np.uint8)
+
+    def film(self) -> np.ndarray:
+        """The film's response before quantum noise, float [size, size]. A pixel depends only on
+        the layers at that pixel and the anatomy's exposure, so two canvases drawn from one seed
+        differ exactly where their layers do. Call it once per canvas: it draws from `rng`."""
         a = self.anatomy
         lungs = self.lungs()
         air_column = self.lung["right"] * self.depth["right"]
@@ -143,6 +152,4 @@ class Canvas:
         over = np.maximum(image - knee, 0)
         image = np.minimum(image, knee) + (1 - knee) * (1 - np.exp(over * (-1 / (1 - knee))))
         image **= a.gamma
-        image += a.noise * np.sqrt(image + 0.02) * self.rng.standard_normal(
-            image.shape, dtype=np.float32)
-        return (unit(image) * 255 + 0.5).astype(np.uint8)
+        return image

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from pretrain.data.tags import parse_tag
 from pretrain.phantoms.findings import devices, parenchyma, pleura, shape, skeleton  # noqa: F401
@@ -12,9 +12,10 @@ from pretrain.phantoms.findings.vocabulary import classify
 register("normal", "normal")
 
 
-def plan_findings(tags: Iterable[str], seed: int) -> Plan:
-    """The findings to draw for `tags`, and the tags none of them shows."""
-    return make_plan(tags, seed, classify)
+def plan_findings(tags: Iterable[str], seed: int, streams: Sequence[str] | None = None) -> Plan:
+    """The findings to draw for `tags`, and the tags none of them shows (`streams`: see
+    `make_plan`)."""
+    return make_plan(tags, seed, classify, streams)
 
 
 def drawable(raw: str) -> bool:

@@ -1,15 +1,17 @@
 """The drawable findings, and the plan that turns a report's tags into findings to draw.
 
-A drawable finding may `adjust` the anatomy before it is drawn (a bigger heart, lower domes) and/or `draw`
-on the canvas afterwards (fluid, nodules, devices). Each planned finding has its own random stream
-derived from the seed and its tag, so adding a tag never changes how the others look.
+A drawable finding may `adjust` the anatomy before it is drawn (a bigger heart, lower domes)
+and/or `draw` on the canvas afterwards (fluid, nodules, devices). Each planned finding has its
+own random stream derived from the seed and its tag, so adding a tag never changes how the others
+look. A caller may name a tag's stream by another string (a counterfactual keeps an edited tag's
+stream, so the same effusion moves to the other side instead of being redrawn).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -47,6 +49,7 @@ class PlannedFinding:
     drawable: DrawableFinding
     tag: Tag
     seed: int
+    index: int          # the tag's position in the list the plan was made from
 
     def adjust(self, anatomy: Anatomy) -> None:
         if self.drawable.adjust is not None:
@@ -63,21 +66,28 @@ class Plan:
     ignored: tuple[str, ...]
 
 
-def make_plan(tags: Iterable[str], seed: int,
-                  classify: Callable[[Tag], str | None]) -> Plan:
-    """Classify each tag; the ones no drawable finding shows are returned in `ignored`."""
+def make_plan(tags: Iterable[str], seed: int, classify: Callable[[Tag], str | None],
+              streams: Sequence[str] | None = None) -> Plan:
+    """Classify each tag; the ones no drawable finding shows are returned in `ignored`. A
+    finding's random stream is named by its tag, or by `streams[i]` for the i-th tag when
+    `streams` is given."""
+    tags = list(tags)
+    names = tags if streams is None else list(streams)
+    if len(names) != len(tags):
+        raise ValueError(f"{len(names)} stream names for {len(tags)} tags")
     findings: list[PlannedFinding] = []
     ignored: list[str] = []
     seen: dict[str, int] = {}
-    for raw in tags:
+    for index, (raw, stream) in enumerate(zip(tags, names)):
         tag = parse_tag(raw)
         name = classify(tag)
         if name is None:
             ignored.append(raw)
             continue
-        seen[raw] = seen.get(raw, 0) + 1
-        digest = hashlib.blake2b(f"{seed}:{raw}:{seen[raw]}".encode(), digest_size=8)
-        findings.append(PlannedFinding(DRAWABLE_FINDINGS[name], tag, int.from_bytes(digest.digest(), "little")))
+        seen[stream] = seen.get(stream, 0) + 1
+        digest = hashlib.blake2b(f"{seed}:{stream}:{seen[stream]}".encode(), digest_size=8)
+        findings.append(PlannedFinding(DRAWABLE_FINDINGS[name], tag,
+                                       int.from_bytes(digest.digest(), "little"), index))
     return Plan(tuple(findings), tuple(ignored))
 
 
