@@ -167,6 +167,6 @@ def test_a_beam_as_wide_as_the_search_space_finds_the_most_probable_impression()
                       if EOS not in s[:-1] and (s[-1] == EOS or n == limit)]
         with torch.no_grad():
             best = max(candidates, key=lambda s: _sequence_log_prob(decoder, memory[i : i + 1], s))
-        found = [t for t in beam[i].tolist()]
+        found = beam[i].tolist()
         found = found[: found.index(EOS) + 1] if EOS in found else found
         assert found == best

@@ -81,3 +81,16 @@ def test_clinical_accuracy_compares_asserted_labels_with_the_tags(labeller):
     assert result["n"] == 3
     with pytest.raises(ValueError):
         clinical_accuracy(texts, tags[:2], labeller)
+
+
+def test_blind_baselines_score_the_commonest_training_impression_and_the_references(labeller):
+    from pretrain.hybridmed.baselines import blind_baselines, most_frequent_impression
+
+    train = ["No acute disease.", "Cardiomegaly.", "No acute disease.", "Small effusion."]
+    assert most_frequent_impression(train) == "No acute disease."
+    result = blind_baselines(train, ["No acute disease.", "Cardiomegaly."], [["normal"], ["Cardiomegaly"]], labeller)
+    assert result["constant"]["text"] == "No acute disease." and result["constant"]["rougeL"] == pytest.approx(0.5)
+    assert result["constant"]["clinical"]["micro"]["recall"] == 0.0
+    assert result["reference"]["clinical"]["micro"]["f1"] == 1.0
+    with pytest.raises(ValueError):
+        most_frequent_impression(["", " "])

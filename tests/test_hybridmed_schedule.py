@@ -56,6 +56,8 @@ def test_every_parameter_of_a_real_model_falls_in_a_group(model):
     assert parameter_group("decoder.layers.0.cross.summary.attn.in_proj_weight") == "summary"
     assert parameter_group("decoder.memory_in.caption.0.weight") == "caption"
     assert parameter_group("log_scale_global") == "heads"
+    with pytest.raises(ValueError, match="unwrapped"):
+        parameter_group("module.decoder.layers.0.self_attn.in_proj_weight")
 
 
 def _loss_touching_everything(model) -> torch.Tensor:

@@ -26,7 +26,10 @@ STAGE2_TRAINABLE = frozenset({"image_encoder", "text_encoder", "heads", "caption
 
 
 def parameter_group(name: str) -> str:
-    """The group of a parameter of the (unwrapped) model, by its name."""
+    """The group of a parameter of the unwrapped model, by its name (a DDP or torch.compile
+    wrapper's prefix would put every parameter in `heads`, so it is refused)."""
+    if name.startswith(("module.", "_orig_mod.")):
+        raise ValueError(f"{name!r}: name parameters on the unwrapped model, not its DDP/compile wrapper")
     for prefix in ("image_encoder", "text_encoder"):
         if name.startswith(prefix + "."):
             return prefix
