@@ -112,8 +112,8 @@ def test_inputs_longer_than_max_positions_are_refused():
 
 
 def test_teacher_forcing_shifts_the_tokenized_impression():
-    from pretrain.collator import tokenize_reports
-    from pretrain.encoders import load_tokenizer
+    from pretrain.model.text import tokenize_reports
+    from pretrain.model.encoders import load_tokenizer
 
     tokenizer = load_tokenizer("minilm")
     batch = tokenize_reports(tokenizer, ["No acute disease.", "Small left pleural effusion."], 16)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pretrain.config import TrainConfig
+from pretrain.train.config import TrainConfig
 from pretrain.hybridmed.decoder import ImpressionDecoder
 from pretrain.hybridmed.schedule import (
     GROUPS,
@@ -15,8 +15,8 @@ from pretrain.hybridmed.schedule import (
     apply_stage,
     parameter_group,
 )
-from pretrain.model import build_model
-from pretrain.optim import param_groups
+from pretrain.model.dual_encoder import build_model
+from pretrain.train.optim import param_groups
 
 
 def test_stages_split_the_run_and_say_which_terms_and_groups_train():

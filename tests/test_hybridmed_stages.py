@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from pretrain.collator import tokenize_reports
-from pretrain.encoders import load_tokenizer
+from pretrain.model.text import tokenize_reports
+from pretrain.model.encoders import load_tokenizer
 from pretrain.hybridmed.decoder import ImpressionDecoder, parameter_branch, teacher_forcing
 from pretrain.hybridmed.decoding import greedy_decode
 from pretrain.hybridmed.terms import distillation_term, generation_term, teacher_hidden

@@ -20,7 +20,7 @@ from pretrain.hybridmed.terms import (
     teacher_hidden,
 )
 from pretrain.hybridmed.vocab_loss import token_cross_entropy, token_distillation
-from pretrain.losses import global_loss, local_loss
+from pretrain.model.losses import global_loss, local_loss
 
 DTYPE = torch.float64
 

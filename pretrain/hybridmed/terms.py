@@ -22,7 +22,7 @@ import torch
 from pretrain.hybridmed.decoder import ImpressionDecoder
 from pretrain.hybridmed.sections import MIN_PAIRS
 from pretrain.hybridmed.vocab_loss import CHUNK_TOKENS, token_cross_entropy, token_distillation
-from pretrain.losses import global_loss, local_loss
+from pretrain.model.losses import global_loss, local_loss
 
 
 @dataclass(frozen=True)
