@@ -60,7 +60,8 @@ class Stage:
 class HybridSchedule:
     """The numbers a config holds. `stage1_fraction` of the run's steps is summarisation
     (a fraction, so that a run's length and its stages scale together; resume recomputes the
-    boundary from the same total). A λ of 0 switches its term off. Defaults and their reasons:
+    boundary from the same total). A λ of 0 switches its term off; with λ_Sum = 0 there is no
+    stage 1. Defaults and their reasons:
     docs/hybridmed.md."""
 
     stage1_fraction: float = 0.2
@@ -87,7 +88,8 @@ class HybridSchedule:
         """Both stages of a run of `total_steps` optimizer steps."""
         if total_steps < 1:
             raise ValueError(f"total_steps must be ≥ 1, got {total_steps}")
-        boundary = round(self.stage1_fraction * total_steps)
+        # no summarisation term: no stage 1 (it would train nothing)
+        boundary = round(self.stage1_fraction * total_steps) if self.lambda_sum > 0 else 0
         return (
             Stage(1, "summarisation", 0, boundary, self._weights(("sum",)), STAGE1_TRAINABLE),
             Stage(2, "joint", boundary, total_steps, self._weights(("cg", "cl", "cap", "dis")), STAGE2_TRAINABLE),
@@ -112,3 +114,16 @@ def apply_stage(model: nn.Module, stage: Stage) -> list[nn.Parameter]:
         else:
             param.grad = None
     return trainable
+
+
+def enter_stage(objective, stage: Stage) -> None:
+    """Switch an `Objective` (pretrain.train.objective) to `stage`: its parameters frozen by
+    group (`apply_stage`), then only the stage's terms summed — in stage 2 beside them the
+    report-level terms (global, local, pert) that the config turns on — and the contrastive
+    heads trained only where an active term uses them. Rebuild the optimizer, LR schedule and
+    DDP wrapper after this call."""
+    from pretrain.hybridmed.sections import TERM_SECTIONS
+
+    apply_stage(objective.model, stage)
+    others = [name for name in objective.terms if name not in TERM_SECTIONS] if stage.index == 2 else []
+    objective.activate([*stage.weights, *others])
