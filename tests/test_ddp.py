@@ -47,7 +47,7 @@ def test_13_torchrun_trains_every_setting_and_one_step_equals_one_process_on_the
     for name, outcome in ranks[0]["settings"].items():
         assert outcome["steps"] == [1, 2], name
         assert (tmp_path / name / "final" / "heads.safetensors").is_file(), name
-    assert set(ranks[0]["settings"]) == {"clip", "gloria", "ours_no_local", "ours", "no_global"}
+    assert set(ranks[0]["settings"]) == {"clip", "gloria", "ours_no_local", "ours", "no_global", "hybridmed"}
     agreement = ranks[0]["agreement"]
     assert agreement["terms"] == ["global", "loss", "pert", "pert_acc"]
     assert agreement["max_term_difference"] < 1e-5, agreement

@@ -82,7 +82,8 @@ def evaluate_loaded(
 ) -> dict:
     """Semantic-structure accuracy (and its text-only control: the same scoring with one blank
     image for every report), retrieval, zero-shot and linear-probe classification of a loaded
-    model (eval mode, on `options.device`) over `options.split` of `manifest`."""
+    model (eval mode, on `options.device`) over `options.split` of `manifest`; for a model with
+    an impression decoder (HybridMED), impression generation (`pretrain.hybridmed.generate`)."""
     from pretrain.evaluation.encode import encode_blank_image, text_embedder
 
     test_set = _dataset(manifest, options.split, config)
@@ -129,5 +130,18 @@ def evaluate_loaded(
                 train.embeddings, label_matrix(train.tags), images.embeddings, test_labels
             )
             result["linear_probe"]["train_split"] = options.probe_split
+    if getattr(model, "decoder", None) is not None:  # HybridMED: impressions written from the images
+        result["generation"] = _generation(model, tokenizer, test_set, manifest, options, progress)
     result["options"] = {**asdict(options), "kinds": list(options.kinds)}
     return result
+
+
+def _generation(model, tokenizer, test_set, manifest, options: EvalOptions, progress: Progress | None) -> dict:
+    from pretrain.data.manifest import read_manifest
+    from pretrain.hybridmed.generate import generation_report
+
+    train = [row.impression for row in read_manifest(manifest, rejects=[]) if row.split == "train"]
+    stage = f"writing {options.split} impressions"
+    report = None if progress is None else (lambda n: progress(stage, n, len(test_set)))
+    return generation_report(model, tokenizer, test_set, train, device=options.device,
+                             batch_size=options.batch_size, on_batch=report)

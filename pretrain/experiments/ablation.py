@@ -21,16 +21,20 @@ from perturb.errors import UsageError
 from pretrain.evaluation.io import write_json, write_text
 from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 from pretrain.evaluation.summary import HEADLINE_METRICS, headline, markdown_table, mean_std
+from pretrain.hybridmed.config import HYBRIDMED
 from pretrain.progress import Progress, silent
 from pretrain.train.stop import stop_requests
 
-#: Setting → which loss terms are on (global InfoNCE, GLoRIA local, perturbation).
-SETTINGS: dict[str, dict[str, bool]] = {
+#: Setting → which loss terms are on (global InfoNCE, GLoRIA local, perturbation; HybridMED's five).
+SETTINGS: dict[str, dict[str, object]] = {
     "clip": {"use_global": True, "use_local": False, "use_pert": False},
     "gloria": {"use_global": True, "use_local": True, "use_pert": False},
     "ours_no_local": {"use_global": True, "use_local": False, "use_pert": True},
     "ours": {"use_global": True, "use_local": True, "use_pert": True},
+    "hybridmed": HYBRIDMED,
 }
+#: The paper's four, which `benchmark ablation` runs unless told otherwise.
+PAPER_SETTINGS = ("clip", "gloria", "ours_no_local", "ours")
 #: Settings that may differ between calls of one ablation without changing its results.
 MAY_DIFFER = ("seed", "out_dir", "device", "num_workers", "save_every", "log_every",
               "keep_checkpoints", "use_global", "use_local", "use_pert", "parse_cache")

@@ -14,8 +14,8 @@ HYBRIDMED: dict[str, object] = {
     "lambda_sum": HybridSchedule.lambda_sum, "lambda_cap": HybridSchedule.lambda_cap,
     "lambda_dis": HybridSchedule.lambda_dis,
 }
-#: `--objective` name → its settings ("paper": the config as it is).
-OBJECTIVES: dict[str, dict[str, object]] = {"paper": {}, "hybridmed": HYBRIDMED}
+#: `--objective` name → the settings it applies.
+OBJECTIVES: dict[str, dict[str, object]] = {"hybridmed": HYBRIDMED}
 
 
 def needs_decoder(config) -> bool:
