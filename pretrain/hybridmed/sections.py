@@ -1,7 +1,8 @@
 """Which records each HybridMED term can score, given the report sections they have.
 
 A record lacking a section its term needs is skipped by that term (not dropped from the batch:
-the other terms still use it) and counted, so a run reports how much each term saw. On Open-I
+the other terms still use it) and counted (`skipped_<term>` in the run's metrics), so a run
+reports how much each term saw. On Open-I
 (3,955 reports) 3,425 have FINDINGS, 3,921 an IMPRESSION, 3,419 both (docs/hybridmed.md).
 """
 
@@ -33,9 +34,3 @@ def term_rows(has_findings: torch.Tensor, has_impression: torch.Tensor) -> dict[
             mask = mask & has[section]
         rows[term] = mask
     return rows
-
-
-def skipped_counts(rows: dict[str, torch.Tensor]) -> dict[str, int]:
-    """Term → how many records of the batch it skips (one host sync for all terms)."""
-    stacked = torch.stack([(~mask).sum() for mask in rows.values()]).tolist()
-    return dict(zip(rows, (int(x) for x in stacked)))
