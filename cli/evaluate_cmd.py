@@ -1,5 +1,6 @@
-"""`radperturb evaluate`, `evaluate-nli`, `explain` and `benchmark ablation`: measure what a model
-learned. The work lives in `pretrain.evaluation`; this module parses options and prints results."""
+"""`radperturb evaluate`, `evaluate-nli`, `explain`, `generate` and `benchmark ablation`: measure
+what a model learned. The work lives in `pretrain.evaluation` (and `pretrain.hybridmed.generate`);
+this module parses options and prints results."""
 
 from __future__ import annotations
 
@@ -290,6 +291,8 @@ def evaluate_command(
             tables.append(_pairs_table(result["pairs"]))
         for table in (*tables, _retrieval_table(result["retrieval"]), _classification_table(result)):
             print_table(table)
+        if result.get("generation"):
+            print_table(_generation_table(result["generation"]))
         typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
 
 
@@ -345,6 +348,74 @@ def evaluate_pairs_command(
         print_table(_pairs_table(result))
         print_problems(stderr_console(), f"rejected rows of {pairs}", result["rejected_rows"])
         typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
+
+
+def _generation_table(generation: dict) -> Table:
+    """The written impressions' scores beside the blind constant impression and the ceiling."""
+    columns = ("bleu1", "bleu2", "bleu3", "bleu4", "rougeL")
+    table = Table(title=f"Impressions written from the images ({generation['n']} with a reference; "
+                        f"{generation['skipped_no_impression']} without one skipped)")
+    for name in ("written by", *[c.replace("bleu", "BLEU-").replace("rougeL", "ROUGE-L") for c in columns],
+                 "clinical micro F1"):
+        table.add_column(name, justify="left" if name == "written by" else "right")
+
+    def row(name: str, scores: dict | None, clinical: dict | None) -> None:
+        cells = [_fraction(None if scores is None else scores[c]) for c in columns]
+        table.add_row(name, *cells, _fraction(None if clinical is None else clinical["micro"]["f1"]))
+
+    row("the model (captioning branch)", generation["scores"], generation["clinical"])
+    blind = generation["blind"]
+    if blind is not None:
+        constant = blind["constant"]
+        row("blind: the commonest train impression", constant, constant["clinical"])
+        row("ceiling: the reference itself", None, blind["reference"]["clinical"])
+    return table
+
+
+@app.command("generate")
+def generate_command(
+    checkpoint: CheckpointArgument,
+    images: Annotated[list[Path], typer.Option(
+        "--image", "-i", metavar="FILE", show_default=False, help="A radiograph (PNG, JPEG, DICOM); repeatable.")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="JSONL", show_default=False,
+        help="Where to write one {image, impression} line per image (default: stdout).")] = None,
+    beam_size: Annotated[int, typer.Option("--beam-size", min=1, help="Beams; 1 is greedy decoding.")] = 1,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Length limit in tokens.")] = 64,
+    device: DeviceOption = "auto",
+) -> None:
+    """Write an impression for each image with a HybridMED model's captioning branch.
+
+    The checkpoint must have been trained with a generation term (--objective hybridmed). Images are read at the size the model was trained with.
+
+    [bold]Examples[/bold]
+
+      radperturb generate runs/hybridmed -i phantoms/images/sample-002.png
+
+      radperturb generate runs/hybridmed/final -i a.png -i b.png --beam-size 3 -o impressions.jsonl
+    """
+    with reported_errors("generate"):
+        import json
+
+        from perturb.io.atomic import atomic_open
+        from pretrain.hybridmed.generate import caption_files, check_decoder
+
+        for image in images:
+            _existing(image, "--image")
+        if output is not None:
+            check_outputs({"--output": output}, images)
+        device = _device(device)
+        model, tokenizer, config = _load_checkpoint(checkpoint, device)
+        check_decoder(model, str(checkpoint))
+        written = caption_files(model, tokenizer, config, images, device=device, beam_size=beam_size,
+                                max_new_tokens=max_new_tokens)
+        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in written)
+        if output is None:
+            typer.echo(lines, nl=False)
+        else:
+            with atomic_open(output, "w") as handle:
+                handle.write(lines)
+            typer.echo(f"wrote {output} ({len(written)} impressions)", err=True)
 
 
 @app.command("explain")
@@ -525,7 +596,8 @@ def ablation_command(
         "--settings", metavar="SETTINGS",
         help="Comma-separated: clip (global), gloria (global+local), ours_no_local "
         "(global+perturbation), ours (all three), ours_clinical (ours with negatives from the clinical "
-        "edits too, swap_location held out).")] = "clip,gloria,ours_no_local,ours",
+        "edits too, swap_location held out), hybridmed (its five terms in two stages; "
+        "docs/hybridmed.md).")] = "clip,gloria,ours_no_local,ours",  # ablation.PAPER_SETTINGS
     config_file: Annotated[Path | None, typer.Option(
         "--config", "-c", metavar="TOML", show_default=False,
         help="Base training config; the training settings given as flags override it.")] = None,

@@ -34,6 +34,9 @@ def pretrain_command(
     resume: Annotated[bool, Opt("--resume", help="Continue from the newest checkpoint in the run folder "
                                 "(its config.toml is the base config).")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    objective: Annotated[str | None, Opt("--objective", metavar="NAME", show_default=False, help=(
+        "A preset of loss settings, under the flags given here: hybridmed (its five terms in two "
+        "stages, docs/hybridmed.md)."))] = None,
     *,
     overrides: dict[str, Any],
 ) -> None:
@@ -51,15 +54,28 @@ def pretrain_command(
 
       torchrun --nproc-per-node 4 -m cli pretrain data/mimic.jsonl -c configs/paper.toml -o runs/mimic
 
+      radperturb pretrain data/openi.jsonl --objective hybridmed -o runs/hybridmed
+
       radperturb pretrain -o runs/paper --resume
     """
     with reported_errors("pretrain"):
-        config = _resolve_config(config_file, {"manifest": manifest, **overrides}, resume)
+        config = _resolve_config(config_file, {**_preset(objective), "manifest": manifest, **overrides}, resume)
         _check_paths(config)
         started = time.monotonic()
         run = _train(config, resume, quiet)
         if not quiet and os.environ.get("RANK", "0") == "0":
             _summary(run, time.monotonic() - started)
+
+
+def _preset(objective: str | None) -> dict[str, Any]:
+    """The settings an `--objective` names, or a one-line error listing the names."""
+    from pretrain.hybridmed.config import OBJECTIVES
+
+    if objective is None:
+        return {}
+    if objective not in OBJECTIVES:
+        raise UsageError(f"--objective {objective!r} is unknown; known: {', '.join(OBJECTIVES)}")
+    return dict(OBJECTIVES[objective])
 
 
 def _resolve_config(config_file: Path | None, flags: dict[str, Any], resume: bool):

@@ -25,7 +25,8 @@ from pretrain.data.transforms import XrayTransform
 
 
 class ManifestDataset(Dataset):
-    """Items `{"id", "image": float32 [channels, S, S], "text", "tags"}` of one split (or all)."""
+    """Items `{"id", "image": float32 [channels, S, S], "text", "findings", "impression", "tags"}`
+    of one split (or all); `text` is both sections joined, either section may be ''."""
 
     def __init__(self, manifest: str | os.PathLike[str], split: str | None = None,
                  image_size: int = 224, train: bool = False, channels: int = 3,
@@ -80,14 +81,17 @@ class ManifestDataset(Dataset):
                 continue
             row = self.rows[at]
             image: torch.Tensor = self.transform(pixels)
-            return {"id": row.id, "image": image, "text": row.text, "tags": list(row.tags)}
+            return {"id": row.id, "image": image, "text": row.text, "findings": row.findings,
+                    "impression": row.impression, "tags": list(row.tags)}
         raise ImageError(f"{self.manifest}: none of its {len(self.rows)} images can be read")
 
 
 def collate_pairs(batch: list[dict[str, object]]) -> dict[str, object]:
-    """Stack images into [B, C, S, S]; ids, texts and tag lists stay lists (tags vary in
+    """Stack images into [B, C, S, S]; ids, texts (report and sections) and tag lists stay lists (tags vary in
     length, which torch's default collate refuses)."""
     return {"id": [item["id"] for item in batch],
             "image": torch.stack([item["image"] for item in batch]),
             "text": [item["text"] for item in batch],
+            "findings": [item["findings"] for item in batch],
+            "impression": [item["impression"] for item in batch],
             "tags": [item["tags"] for item in batch]}

@@ -91,7 +91,9 @@ def evaluate_loaded(
     another patient's image, and by an n-gram language model fitted on the manifest's training
     reports, no image), retrieval, zero-shot and linear-probe classification of a loaded model
     (eval mode, on `options.device`) over `options.split` of `manifest`; with
-    `options.pairs_file`, the 2×2 scores of its counterfactual pairs (`evaluate_pairs_loaded`)."""
+    `options.pairs_file`, the 2×2 scores of its counterfactual pairs (`evaluate_pairs_loaded`);
+    for a model with an impression decoder (HybridMED), impression generation
+    (`pretrain.hybridmed.generate`)."""
     from pretrain.evaluation.encode import text_embedder
 
     test_set = _dataset(manifest, options.split, config)
@@ -142,6 +144,8 @@ def evaluate_loaded(
     if options.pairs_file is not None:
         result["pairs"] = evaluate_pairs_loaded(model, tokenizer, config, options.pairs_file,
                                                 options, blind, progress)
+    if getattr(model, "decoder", None) is not None:  # HybridMED: impressions written from the images
+        result["generation"] = _generation(model, tokenizer, test_set, manifest, options, progress)
     result["options"] = {**asdict(options), "kinds": list(options.kinds)}
     return result
 
@@ -211,3 +215,14 @@ def evaluate_pairs_loaded(
         result["image_only_reference"] = scores(
             score_pairs_file(load_ceiling(options.ceiling), pairs, pairs_file))
     return result
+
+
+def _generation(model, tokenizer, test_set, manifest, options: EvalOptions, progress: Progress | None) -> dict:
+    from pretrain.data.manifest import read_manifest
+    from pretrain.hybridmed.generate import generation_report
+
+    train = [row.impression for row in read_manifest(manifest, rejects=[]) if row.split == "train"]
+    stage = f"writing {options.split} impressions"
+    report = None if progress is None else (lambda n: progress(stage, n, len(test_set)))
+    return generation_report(model, tokenizer, test_set, train, device=options.device,
+                             batch_size=options.batch_size, on_batch=report)

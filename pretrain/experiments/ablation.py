@@ -22,15 +22,16 @@ from perturb.errors import UsageError
 from pretrain.evaluation.io import write_json, write_text
 from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 from pretrain.evaluation.summary import HEADLINE_METRICS, headline, markdown_table, mean_std
+from pretrain.hybridmed.config import HYBRIDMED
 from pretrain.progress import Progress, silent
 from pretrain.train.stop import stop_requests
 
 #: The clinical edit that `ours_clinical` never trains on, so that its evaluation shows whether a
 #: gain reaches an edit family the model has not seen as negatives.
 HELD_OUT_KIND = "swap_location"
-#: Setting → which loss terms are on (global InfoNCE, GLoRIA local, perturbation) and, for
-#: `ours_clinical`, which kinds its negatives come from (the paper's nine and the clinical edits
-#: but the held-out one; every other setting draws from the base config's kinds).
+#: Setting → which loss terms are on (global InfoNCE, GLoRIA local, perturbation; HybridMED's
+#: five) and, for `ours_clinical`, which kinds its negatives come from (the paper's nine and the
+#: clinical edits but the held-out one; every other setting draws from the base config's kinds).
 SETTINGS: dict[str, dict[str, object]] = {
     "clip": {"use_global": True, "use_local": False, "use_pert": False},
     "gloria": {"use_global": True, "use_local": True, "use_pert": False},
@@ -38,7 +39,10 @@ SETTINGS: dict[str, dict[str, object]] = {
     "ours": {"use_global": True, "use_local": True, "use_pert": True},
     "ours_clinical": {"use_global": True, "use_local": True, "use_pert": True,
                       "kinds": ["paper", *(k for k in CLINICAL_KINDS if k != HELD_OUT_KIND)]},
+    "hybridmed": HYBRIDMED,
 }
+#: The paper's four, which `benchmark ablation` runs unless told otherwise.
+PAPER_SETTINGS = ("clip", "gloria", "ours_no_local", "ours")
 #: Settings that may differ between calls of one ablation without changing its results.
 MAY_DIFFER = ("seed", "out_dir", "device", "num_workers", "save_every", "log_every",
               "keep_checkpoints", "use_global", "use_local", "use_pert", "parse_cache")

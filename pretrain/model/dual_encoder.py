@@ -127,4 +127,13 @@ def build_model(config) -> tuple[PretrainModel, object]:
     keep_lower_layers(text_backbone, config.text_layers)
     freeze_lower_layers(text_backbone, config.text_frozen_layers)
     text = TextEncoder(text_backbone, config.text_last_layers, config.text_buckets)
-    return PretrainModel(image, text, config.embed_dim), tokenizer
+    model = PretrainModel(image, text, config.embed_dim)
+    attach_decoder(model, tokenizer, config)
+    return model, tokenizer
+
+
+def attach_decoder(model: PretrainModel, tokenizer, config) -> None:
+    """The HybridMED impression decoder as `model.decoder`, when the config trains one."""
+    from pretrain.hybridmed.loss_terms import attach_decoder as attach
+
+    attach(model, tokenizer, config)

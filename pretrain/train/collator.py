@@ -21,13 +21,15 @@ import torch
 from perturb import ParsedReport, Request, apply, apply_requests, resolve_kinds
 from perturb.errors import DataError
 from perturb.seeding import key_hash, stream
+from pretrain.data.sections import PERTURB_SECTIONS, section_key, section_text
 from pretrain.model.text import tokenize_reports
 
 #: A record's parse from its id and text; None when there is none (a cache that lacks it).
 ParseFn = Callable[[str, str], ParsedReport | None]
 #: Entries a loss term adds to each batch, from the dataset items, their parses and the tokenizer
 #: (made in the DataLoader workers: a module-level function, which they can unpickle).
-BatchPart = Callable[[Sequence[dict[str, Any]], Sequence[ParsedReport], Any], dict[str, Any]]
+#: A record whose perturbed section is missing has None in place of its parse.
+BatchPart = Callable[[Sequence[dict[str, Any]], Sequence[ParsedReport | None], Any], dict[str, Any]]
 
 
 class CollatorError(DataError):
@@ -41,13 +43,17 @@ def epoch_seed(base_seed: int, epoch: int) -> int:
 
 
 class PerturbationCollator:
-    """Dataset items (`id`, `image`, `text`, `tags`) → a training batch:
+    """Dataset items (`id`, `image`, `text`, `findings`, `impression`, `tags`) → a training batch:
 
     - `images` [B, C, H, W];
-    - `input_ids`, `attention_mask`, `word_ids` [B, 1+K, L]: column 0 the original report (as the
-      perturbation renderer writes it, so that casing gives nothing away), then K negatives;
-    - `neg_valid` [B, 1+K] bool: column 0 True; False for a negative whose kind did not apply or
-      whose text repeats the original or an earlier negative;
+    - `input_ids`, `attention_mask`, `word_ids` [B, 1+K, L]: column 0 the original text (as the
+      perturbation renderer writes it, so that casing gives nothing away), then K negatives. The
+      text is the `section` perturbed: the whole report (default), its findings or its
+      impression; a record without that section keeps its whole report in column 0 and draws
+      no negative;
+    - `neg_valid` [B, 1+K] bool: column 0 True; False for a negative whose kind did not apply,
+      whose text repeats the original or an earlier negative, or whose record lacks the section;
+    - `section_present` [B] bool: the record has the perturbed section;
     - `ids` (list of B record ids) and `kinds` (B lists of K kind names);
     - whatever the loss terms' `parts` add (`LossTerm.collate`).
     """
@@ -65,6 +71,7 @@ class PerturbationCollator:
         scope: str = "report",
         pad_to_multiple_of: int | None = None,
         parts: Sequence[BatchPart] = (),
+        section: str = "report",
     ) -> None:
         self.tokenizer = tokenizer
         self.parse = parse
@@ -78,6 +85,9 @@ class PerturbationCollator:
         self.scope = scope
         self.pad_to_multiple_of = pad_to_multiple_of
         self.parts = tuple(parts)
+        if section not in PERTURB_SECTIONS:
+            raise CollatorError(f"section must be one of {', '.join(PERTURB_SECTIONS)}, got {section!r}")
+        self.section = section
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -140,18 +150,31 @@ class PerturbationCollator:
         return out
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        records = []
+        records = []  # (key, parse) of the records that have the section
+        present = []
         for item in items:
             key, text = str(item["id"]), item["text"]
             if not text or not text.strip():
                 raise CollatorError(f"record {key!r} has an empty report")
-            records.append((key, self.parsed(key, text)))
-        negatives = self.negatives(records) if self.k else [([], [], []) for _ in records]
+            section = section_text(item, self.section)
+            present.append(bool(section.strip()))
+            if present[-1]:
+                records.append((section_key(key, self.section), self.parsed(section_key(key, self.section), section)))
+        made = iter(self.negatives(records) if self.k else [([], [], []) for _ in records])
+        parsed = iter(records)
         texts: list[str] = []
         valid: list[list[bool]] = []
         kinds: list[list[str]] = []
-        for (_, report), (negative_texts, negative_valid, negative_kinds) in zip(records, negatives):
-            texts += [report.text, *negative_texts]
+        reports: list[ParsedReport | None] = []
+        for item, has in zip(items, present):
+            if has:
+                report = next(parsed)[1]
+                negative_texts, negative_valid, negative_kinds = next(made)
+                texts += [report.text, *negative_texts]
+            else:  # no section to perturb: the whole report stands as the original, no negative
+                report, negative_valid, negative_kinds = None, [False] * self.k, [""] * self.k
+                texts += [item["text"]] * (1 + self.k)
+            reports.append(report)
             valid.append([True, *negative_valid])
             kinds.append(negative_kinds)
         encoded = tokenize_reports(self.tokenizer, texts, self.max_length, pad_to_multiple_of=self.pad_to_multiple_of)
@@ -160,10 +183,10 @@ class PerturbationCollator:
             "images": torch.stack([item["image"] for item in items]),
             **{name: tensor.view(shape) for name, tensor in encoded.items()},
             "neg_valid": torch.tensor(valid, dtype=torch.bool),
+            "section_present": torch.tensor(present, dtype=torch.bool),
             "ids": [str(item["id"]) for item in items],
             "kinds": kinds,
         }
-        reports = [report for _, report in records]
         for part in self.parts:
             batch.update(part(items, reports, self.tokenizer))
         return batch

@@ -53,6 +53,19 @@ class TrainConfig:
     temp1: float = 4.0
     temp2: float = 5.0
     temp3: float = 10.0
+    # HybridMED (docs/hybridmed.md): λ_CG·L_CG + λ_CL·L_CL + λ_Sum·L_Sum + λ_Cap·L_Cap + λ_Dis·L_Dis,
+    # a λ of 0 leaves its term off; stage 1 (summarisation) is stage1_fraction of the steps
+    lambda_cg: float = 0.0
+    lambda_cl: float = 0.0
+    lambda_sum: float = 0.0
+    lambda_cap: float = 0.0
+    lambda_dis: float = 0.0
+    stage1_fraction: float = 0.2
+    distill_temperature: float = 2.0
+    decoder_dim: int = 256
+    decoder_layers: int = 3
+    decoder_heads: int = 4
+    perturb_section: str = "report"  # report | findings | impression: what the negatives perturb
     # optimisation
     batch_size: int = 32
     grad_accum: int = 1
@@ -95,8 +108,12 @@ class TrainConfig:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if not (self.use_global or self.use_local or self.use_pert):
-            raise ConfigError("all loss terms are switched off: enable at least one of global, local, pert")
+        from pretrain.hybridmed.config import check_hybrid
+
+        check_hybrid(self)
+        if not (self.use_global or self.use_local or self.use_pert or self.hybrid):
+            raise ConfigError("all loss terms are switched off: enable at least one of global, local, pert "
+                              "or a HybridMED λ")
         if self.use_pert and self.k_negatives < 1:
             raise ConfigError("the perturbation loss needs k_negatives >= 1 (or switch it off)")
         if (self.use_global or self.use_local) and self.batch_size < 2:
@@ -116,6 +133,11 @@ class TrainConfig:
         except KeyError as err:
             raise ConfigError(str(err.args[0])) from None
         return self
+
+    @property
+    def hybrid(self) -> bool:
+        """A HybridMED term is on: the run has two stages (docs/hybridmed.md)."""
+        return any(getattr(self, f"lambda_{t}") > 0 for t in ("cg", "cl", "sum", "cap", "dis"))
 
     @property
     def dataset_split(self) -> str | None:

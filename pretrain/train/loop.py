@@ -29,7 +29,10 @@ from torch.utils.data import DistributedSampler
 from perturb.errors import DataError
 from perturb.io.atomic import remove_stale
 from perturb.io.parse_cache import ParseCache, check_parse_cache, ensure_parse_cache
+from pretrain.data.sections import parse_records
 from pretrain.device import resolve_device
+from pretrain.hybridmed.config import hybrid_schedule
+from pretrain.hybridmed.schedule import enter_stage
 from pretrain.model.dual_encoder import PretrainModel, build_model
 from pretrain.progress import Progress, silent
 from pretrain.train.checkpoint import (
@@ -55,7 +58,8 @@ from pretrain.train.terms import TERMS, LossTerm, build_terms
 
 #: Settings a resumed run must share with its checkpoint (weights and data position depend on them).
 RESUME_INVARIANTS = ("image_encoder", "text_encoder", "tokenizer", "embed_dim", "text_layers", "text_last_layers",
-                     "channels", "batch_size", "grad_accum", "seed", "manifest", "split")
+                     "channels", "batch_size", "grad_accum", "seed", "manifest", "split",
+                     "stage1_fraction", "decoder_dim", "decoder_layers", "decoder_heads")
 
 
 class TrainingStopped(Exception):
@@ -116,26 +120,34 @@ class _Run:
         self.collator = PerturbationCollator(
             self.tokenizer, parses.get, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
             max_length=config.max_length, with_replacement=config.with_replacement, scope=config.scope,
-            pad_to_multiple_of=8 if device.type == "cuda" else None,
-            parts=[term.collate for term in terms if term.collate is not None])
-        first = self.dataset.rows[0]
-        self.collator.warm_up(first.id, first.text)
+            pad_to_multiple_of=8 if device.type == "cuda" else None, section=config.perturb_section,
+            parts=list(dict.fromkeys(term.collate for term in terms if term.collate is not None)))
+        key, text = self._parse_records()[0]
+        self.collator.warm_up(key, text)
         self.items = SeededItems(self.dataset, config.seed)
         self.sampler = DistributedSampler(self.dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                           seed=config.seed, drop_last=True)
         self.steps_per_epoch = len(self.sampler) // config.batch_size // config.grad_accum
         self.total_steps = config.max_steps or config.epochs * self.steps_per_epoch
         self._prepare_model(model, terms)
-        self.optimizer = build_optimizer(self.objective, config, device)
-        self.scheduler = build_scheduler(self.optimizer, config, self.total_steps)
+        self.schedule = hybrid_schedule(config)
+        self._start_stage(0)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
         self.step = self.epoch = self.step_in_epoch = 0
 
     # --- set-up ---------------------------------------------------------------------------
 
+    def _parse_records(self) -> list[tuple[str, str]]:
+        """(key, text) of what the collator perturbs: each report, or each record's section."""
+        rows = ({**row.to_dict(), "text": row.text} for row in self.dataset.rows)
+        records = parse_records(rows, self.config.perturb_section)
+        if not records:
+            raise TrainDataError(f"{self.config.manifest}: no record has a {self.config.perturb_section} to perturb")
+        return records
+
     def _parse_cache(self) -> Path:
         """The given cache (checked to cover every pair) or one built in the run folder."""
-        records = [(row.id, row.text) for row in self.dataset.rows]
+        records = self._parse_records()
         if self.config.parse_cache:
             check_parse_cache(self.config.parse_cache, records)
             return Path(self.config.parse_cache)
@@ -162,6 +174,20 @@ class _Run:
         self.model = model  # the bare model: exports and checkpoints use it
         self.objective = Objective(model, terms).to(self.device)  # the optimizer trains it
         self.step_module = wrap_for_ranks(self.objective, self.device)  # what each step calls
+
+    def _start_stage(self, step: int) -> None:
+        """The optimizer and LR schedule from optimizer step `step` on: over the whole run, or
+        with HybridMED's two stages over the stage `step` is in, whose frozen parameters (the
+        teacher in stage 2) are left out of the optimizer (no state) and of the DDP wrapper; each
+        stage warms up and decays over its own steps."""
+        steps = self.total_steps
+        if self.schedule is not None:
+            self.stage = self.schedule.stage_at(step, self.total_steps)
+            enter_stage(self.objective, self.stage)
+            self.step_module = wrap_for_ranks(self.objective, self.device)
+            steps = self.stage.stop - self.stage.start
+        self.optimizer = build_optimizer(self.objective, self.config, self.device)
+        self.scheduler = build_scheduler(self.optimizer, self.config, steps)
 
     def _resume(self) -> None:
         checkpoints = list_checkpoints(self.run_dir)
@@ -190,9 +216,10 @@ class _Run:
             self.model.load_state_dict(model_state)
             # a term switched on since starts afresh; one switched off is not built, its state unused
             self.objective.terms.load_state_dict(term_state, strict=False)
+            self.step, self.epoch, self.step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
+            self._start_stage(self.step)  # the optimizer of the checkpoint's stage, to load its state into
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
-            self.step, self.epoch, self.step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
             restore_rng_state(state["rng"][self.info.rank])
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             raise ConfigError(f"{checkpoint}: does not fit this run ({type(err).__name__}: "
@@ -264,6 +291,8 @@ class _Run:
                                       self.step_in_epoch * config.grad_accum, pin_memory=self.device.type == "cuda")
                 batches = iter(loader)
                 while self.step < self.total_steps and self.step_in_epoch < self.steps_per_epoch:
+                    if self.schedule is not None and self.step == self.stage.stop:
+                        self._start_stage(self.step)  # HybridMED: stage 2 begins
                     step_started = time.perf_counter()
                     values, waited = self._optimizer_step(batches)
                     seconds = time.perf_counter() - step_started

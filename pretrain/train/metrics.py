@@ -4,6 +4,7 @@ window) and the loss-curve PNG drawn from it."""
 from __future__ import annotations
 
 import io
+import math
 import json
 import os
 from collections import defaultdict
@@ -66,8 +67,8 @@ def plot_loss_curve(
     title: str = "",
 ) -> Path | None:
     """The weighted total and each loss term (unweighted) against the optimizer step, and beside
-    them the terms' metrics (fractions, such as how often the original report ranks first);
-    None without rows."""
+    them the terms' metrics (fractions, such as how often the original report ranks first); a
+    term not summed at a step (a staged objective) is a gap there. None without rows."""
     if not rows:
         return None
     import matplotlib
@@ -78,11 +79,11 @@ def plot_loss_curve(
     steps = [row["step"] for row in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for key in ("loss", *terms):
-        axes[0].plot(steps, [row[key] for row in rows], label="total (weighted)" if key == "loss" else key)
+        axes[0].plot(steps, [row.get(key, math.nan) for row in rows], label="total (weighted)" if key == "loss" else key)
     axes[0].set(xlabel="optimizer step", ylabel="loss", title=title or "pretraining losses")
     axes[0].legend()
     for key in metrics:
-        axes[1].plot(steps, [row[key] for row in rows], label=key)
+        axes[1].plot(steps, [row.get(key, math.nan) for row in rows], label=key)
     if metrics:
         axes[1].legend()
     axes[1].set(xlabel="optimizer step", ylim=(0, 1.02), title="metrics of the loss terms")

@@ -206,3 +206,7 @@ class PerturbationTerm(LossTerm):
 
     def logged(self) -> dict[str, float]:
         return {"temp_pert": temperature(self.log_scale)}
+
+
+# Terms of further objectives register themselves on import (after the base class above exists).
+import pretrain.hybridmed.loss_terms  # noqa: E402,F401  (HybridMED: cg, cl, sum, cap, dis)
