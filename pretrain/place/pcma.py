@@ -55,7 +55,7 @@ def observation_plan(
         log_b = column_mass.log()  # -inf where a column takes no mass
         scores = torch.cat([sim, sim.new_zeros(b, q, 1)], dim=2) / epsilon
         f = sim.new_zeros(b, q)
-        g = sim.new_zeros(b, t + 1)
+        g = torch.where(column_mass > 0, 0.0, float("-inf")).to(sim.dtype)  # columns without mass stay out
         for _ in range(iterations):
             f = -torch.logsumexp(scores + g[:, None, :], dim=2)  # log 1 − LSE: rows sum to 1
             g = log_b - torch.logsumexp(scores + f[:, :, None], dim=1)
