@@ -34,9 +34,33 @@ def test_predictor_shapes_blind_and_with_context():
     blind = predictor((2, 3), condition, torch.zeros(3, 2, dtype=torch.bool))
     torch.testing.assert_close(blind[0], blind[2])  # with the report masked out, every image alike
     visible = torch.rand(3, 6) > 0.5
-    assert predictor((2, 3), condition, torch.ones(3, 2, dtype=torch.bool), torch.randn(3, 6, 4), visible).shape == (3, 6, 6)
+    with_context = predictor((2, 3), condition, torch.ones(3, 2, dtype=torch.bool), torch.randn(3, 6, 4), visible)
+    assert with_context.shape == (3, 6, 6)
     with pytest.raises(ValueError, match="context"):
         _predictor()((2, 3), condition, torch.ones(3, 2, dtype=torch.bool), torch.randn(3, 6, 4), visible)
+
+
+def test_hidden_patches_features_never_reach_the_predictor():
+    predictor = _predictor(context_dim=4).eval()
+    condition, mask = torch.randn(1, 2, 6), torch.ones(1, 2, dtype=torch.bool)
+    context = torch.randn(1, 6, 4)
+    visible = torch.tensor([[True, False, True, False, False, True]])
+    base = predictor((2, 3), condition, mask, context, visible)
+    changed = context.clone()
+    changed[~visible] = 100.0
+    torch.testing.assert_close(predictor((2, 3), condition, mask, changed, visible), base)
+    changed[visible] = 100.0
+    assert not torch.allclose(predictor((2, 3), condition, mask, changed, visible), base)
+
+
+def test_every_predictor_parameter_gets_a_gradient():
+    predictor = _predictor()
+    condition = torch.randn(2, 3, 6, requires_grad=True)
+    patches = torch.randn(2, 6, 5)
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]], dtype=torch.bool)
+    correlation_loss(predictor((2, 3), condition, mask), patches).backward()
+    assert [name for name, p in predictor.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0] == []
+    assert condition.grad[:, 0].abs().sum() > 0 and condition.grad[1, 1:].abs().max() == 0  # masked: none
 
 
 def test_loss_matches_a_loop_and_never_reaches_the_patches():

@@ -99,7 +99,9 @@ class CorrelationPredictor(nn.Module):
         return codes @ codes.transpose(1, 2)
 
 
-def correlation_loss(predicted: torch.Tensor, patches: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
+def correlation_loss(
+    predicted: torch.Tensor, patches: torch.Tensor, visible: torch.Tensor | None = None
+) -> torch.Tensor:
     """MSE between the predicted correlations [B, N, N] and `correlation_target` of the detached
     patch features [B, N, C], over off-diagonal pairs — only those with a hidden patch when
     `visible` [B, N] is given (a batch whose patches are all visible raises)."""

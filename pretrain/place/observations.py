@@ -1,9 +1,10 @@
 """Textual pathology observations (T-PORs): a report's sentences, from the engine's parse.
 
 A unit is one sentence of the `ParsedReport` (its `sent_ids`; no second parse), cut at line breaks
-and trimmed of list numbers, that holds a letter. Sentences, not clauses: on the 3,927 Open-I reports only 0.5 % of sentences hold a
-second clause with its own subject ("Heart size is normal and the lungs are clear."), and clauses
-would need the dependency parser, which the engine does not load (docs/place.md). Negated
+and trimmed of list numbers, that holds a letter. Sentences, not clauses: on the 3,927 Open-I
+reports only 0.5 % of sentences hold a second clause with its own subject ("Heart size is normal
+and the lungs are clear."), and clauses would need the dependency parser, which the engine does
+not load (docs/place.md). Negated
 observations ("No pneumothorax.") are kept: they are most of a chest report and say something the
 image must agree with. Each unit can be marked by a pluggable `NegationRule`.
 

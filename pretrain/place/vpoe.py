@@ -60,10 +60,6 @@ class VisualObservationExtractor(nn.Module):
         self.decoder = QueryDecoder(width, layers, heads)
         self.project_out = nn.Linear(width, out_dim)
 
-    @property
-    def n_queries(self) -> int:
-        return self.queries.shape[0]
-
     def forward(self, local: torch.Tensor, grid: tuple[int, int] | None = None) -> VisualObservations:
         """local: a feature map [B, C, H, W] or tokens [B, N, C] (their grid is `grid`, or a
         square when omitted — a ViT's patch tokens after its CLS and register tokens)."""
