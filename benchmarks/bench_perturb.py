@@ -36,7 +36,7 @@ from pathlib import Path
 
 import perturb
 from perturb.cache import ParseCache, write_parse_cache
-from perturb.openi import load_openi
+from pretrain.data.openi import load_openi
 from perturb.parser import doc_to_parsed
 
 POS_KINDS = (

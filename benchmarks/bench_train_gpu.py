@@ -5,7 +5,7 @@ B=64 images, K=9 perturbed negatives each (640 report texts per step), 224 px, a
 bf16 autocast. Images are random tensors; the text path is real: reports from a JSONL, their
 parses from a parse cache, negatives drawn by the collator with `perturb.apply` at every step.
 
-  (a) ours            `pretrain.step` exactly as the trainer runs it (all 1+K variants through the
+  (a) ours            `pretrain.train.step` exactly as the trainer runs it (all 1+K variants through the
                       text encoder together, in length groups; batched local loss), + AdamW step
   (b) reference-style the published code's structure on the same model and batch: the K+1
                       variants encoded one after another, sub-words merged into words by Python
@@ -46,14 +46,15 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import Dataset, DistributedSampler  # noqa: E402
 
 from perturb.cache import ParseCache  # noqa: E402
-from pretrain.collator import PerturbationCollator  # noqa: E402
-from pretrain.config import TrainConfig  # noqa: E402
-from pretrain.loading import SeededItems, epoch_loader  # noqa: E402
-from pretrain.losses import global_loss, logit_scale  # noqa: E402
-from pretrain.model import build_model, masked_mean  # noqa: E402
-from pretrain.objective import compute_losses, to_device  # noqa: E402
-from pretrain.optim import build_optimizer  # noqa: E402
-from pretrain.step import autocast, clip_and_read, forward_backward  # noqa: E402
+from pretrain.model.dual_encoder import build_model, masked_mean  # noqa: E402
+from pretrain.model.losses import global_loss, logit_scale  # noqa: E402
+from pretrain.train.collator import PerturbationCollator  # noqa: E402
+from pretrain.train.config import TrainConfig  # noqa: E402
+from pretrain.train.loader import SeededItems, epoch_loader  # noqa: E402
+from pretrain.train.objective import Objective, to_device  # noqa: E402
+from pretrain.train.optim import build_optimizer  # noqa: E402
+from pretrain.train.step import autocast, clip_and_read, forward_backward  # noqa: E402
+from pretrain.train.terms import build_terms  # noqa: E402
 
 TARGETS = {"vs_reference": 5.0, "vs_encoder_only": 0.85, "gpu_idle": 0.05}
 
@@ -94,9 +95,9 @@ class SyntheticPairs(Dataset):
 # --- the three step variants -------------------------------------------------------------------
 
 
-def ours_step(model, optimizer, config, device, batch) -> float:
-    sums, _ = forward_backward(model, model, iter([batch]), config, device)
-    values = clip_and_read(model, sums, config.grad_clip)
+def ours_step(objective, optimizer, config, device, batch) -> float:
+    sums, _ = forward_backward(objective, iter([batch]), config, device)
+    values = clip_and_read(objective, sums, config.grad_clip)
     if not all(math.isfinite(v) for v in values.values()):
         raise RuntimeError(f"non-finite loss in the benchmark: {values}")
     optimizer.step()
@@ -104,7 +105,8 @@ def ours_step(model, optimizer, config, device, batch) -> float:
     return values["loss"]
 
 
-def encoder_only_step(model, optimizer, config, device, batch) -> float:
+def encoder_only_step(objective, optimizer, config, device, batch) -> float:
+    model = objective.model
     b = to_device(batch, device)
     length = b["input_ids"].shape[-1]
     with autocast(device):
@@ -164,7 +166,8 @@ def _local_loss_loop(regions, words, lengths, config) -> torch.Tensor:
     return (F.cross_entropy(scores, labels) + F.cross_entropy(scores.T, labels)) / 2
 
 
-def reference_losses(model, config, b: dict) -> torch.Tensor:
+def reference_losses(objective, config, b: dict) -> torch.Tensor:
+    model = objective.model
     image_global, image_local = model.encode_image(b["images"])
     word_ids_host = b["word_ids_host"]
     text_global, words0, lengths0 = [], None, None
@@ -175,9 +178,9 @@ def reference_losses(model, config, b: dict) -> torch.Tensor:
         words = F.normalize(model.text_local_head(words), dim=-1)
         if k == 0:
             words0, lengths0 = words, lengths
-    loss_global = global_loss(image_global, text_global[0], model.log_scale_global)
+    loss_global = global_loss(image_global, text_global[0], objective.terms["global"].log_scale)
     loss_local = _local_loss_loop(image_local, words0, lengths0, config)
-    scale = logit_scale(model.log_scale_pert)
+    scale = logit_scale(objective.terms["pert"].log_scale)
     logits = torch.stack([scale * (image_global * t).sum(-1) for t in text_global], dim=1).float()
     loss_pert = F.cross_entropy(logits.masked_fill(~b["neg_valid"], float("-inf")),
                                 torch.zeros(len(logits), dtype=torch.long, device=logits.device))
@@ -190,13 +193,13 @@ def _with_host_word_ids(batch: dict, device) -> dict:
     return b
 
 
-def reference_step(model, optimizer, config, device, batch) -> float:
+def reference_step(objective, optimizer, config, device, batch) -> float:
     b = _with_host_word_ids(batch, device)
-    model.train()
+    objective.train()
     with autocast(device):
-        loss = reference_losses(model, config, b)
+        loss = reference_losses(objective, config, b)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    torch.nn.utils.clip_grad_norm_(objective.parameters(), config.grad_clip)
     value = loss.item()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -227,14 +230,14 @@ def measure(step, batches, warmup: int, steps: int, device, batch_size: int) -> 
             "steps": steps}
 
 
-def measure_pipeline(model, optimizer, config, device, dataset, tokenizer, cache, warmup: int, steps: int) -> dict:
+def measure_pipeline(objective, optimizer, config, device, dataset, tokenizer, cache, warmup: int, steps: int) -> dict:
     """Train with real DataLoader workers (perturbing and tokenizing on the fly), as the trainer
     does; the GPU idles while the step waits for its batch."""
     items = SeededItems(dataset, config.seed)
     sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed, drop_last=True)
     collator = PerturbationCollator(
-        tokenizer, k_negatives=config.k_negatives, kinds=config.kinds, seed=config.seed,
-        max_length=config.max_length, parse_cache=cache, pad_to_multiple_of=8 if device.type == "cuda" else None)
+        tokenizer, cache.get, k_negatives=config.k_negatives, kinds=config.kinds, seed=config.seed,
+        max_length=config.max_length, pad_to_multiple_of=8 if device.type == "cuda" else None)
     key, text = dataset.records[0]
     collator.warm_up(key, text)
     loader = epoch_loader(items, sampler, collator, config, epoch=0, skip_batches=0, pin_memory=device.type == "cuda")
@@ -242,8 +245,8 @@ def measure_pipeline(model, optimizer, config, device, dataset, tokenizer, cache
     waits, times = [], []
     for i in range(warmup + steps):
         started = time.perf_counter()
-        sums, waited = forward_backward(model, model, batches, config, device)
-        clip_and_read(model, sums, config.grad_clip)  # syncs: the step's GPU work is done
+        sums, waited = forward_backward(objective, batches, config, device)
+        clip_and_read(objective, sums, config.grad_clip)  # syncs: the step's GPU work is done
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if i >= warmup:
@@ -255,7 +258,7 @@ def measure_pipeline(model, optimizer, config, device, dataset, tokenizer, cache
             "steps": len(times)}
 
 
-def max_batch(model, optimizer, config, device, collator, dataset, start: int, limit: int) -> dict:
+def max_batch(objective, optimizer, config, device, collator, dataset, start: int, limit: int) -> dict:
     """Largest B whose full training step (and optimizer state) fits: doubling, then bisection
     down to 8 samples."""
 
@@ -263,7 +266,7 @@ def max_batch(model, optimizer, config, device, collator, dataset, start: int, l
         batch = collator([dataset[i] for i in range(size)])
         try:
             for _ in range(2):
-                ours_step(model, optimizer, config, device, batch)
+                ours_step(objective, optimizer, config, device, batch)
             _sync(device)
             return True
         except torch.OutOfMemoryError:
@@ -342,14 +345,16 @@ def main() -> None:
     model.to(device)
     if device.type == "cuda":
         model.image_encoder.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, config, device)
+    objective = Objective(model, build_terms(config)).to(device)
+    optimizer = build_optimizer(objective, config, device)
     encoder_params = [p for n, p in model.named_parameters() if n.startswith(("image_encoder.", "text_encoder."))]
     encoder_optimizer = torch.optim.AdamW(encoder_params, lr=config.lr_encoders, fused=device.type == "cuda")
 
     dataset = SyntheticPairs(records, max(batch_size * (warmup + steps + 2), args.max_batch_limit if not tiny else 64),
                              config.image_size)
-    collator = PerturbationCollator(tokenizer, k_negatives=config.k_negatives, seed=0, max_length=config.max_length,
-                                    parse_cache=cache, pad_to_multiple_of=8 if device.type == "cuda" else None)
+    collator = PerturbationCollator(tokenizer, cache.get, k_negatives=config.k_negatives, seed=0,
+                                    max_length=config.max_length,
+                                    pad_to_multiple_of=8 if device.type == "cuda" else None)
     batches = [collator([dataset[(j * batch_size + i) % len(dataset)] for i in range(batch_size)]) for j in range(4)]
     if device.type == "cuda":
         batches = [{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in b.items()} for b in batches]
@@ -360,17 +365,16 @@ def main() -> None:
 
     # Same weights, same batch, no dropout: the reference computes the same loss as ours.
     model.text_encoder.buckets = int(args.text_buckets.split(",")[-1])
-    model.eval()
+    objective.eval()
     with torch.no_grad(), autocast(device):
         b = _with_host_word_ids(batches[0], device)
-        agreement = {"ours": float(compute_losses(model, model, b, config)["loss"]),
-                     "reference": float(reference_losses(model, config, b))}
-    model.train()
+        agreement = {"ours": float(objective(b)["loss"]), "reference": float(reference_losses(objective, config, b))}
+    objective.train()
     print(f"loss on the same batch: ours {agreement['ours']:.5f}, reference-style {agreement['reference']:.5f}",
           flush=True)
 
     results: dict[str, dict] = {}
-    run = lambda fn, opt: (lambda batch: fn(model, opt, config, device, batch))  # noqa: E731
+    run = lambda fn, opt: (lambda batch: fn(objective, opt, config, device, batch))  # noqa: E731
     buckets = [int(b) for b in args.text_buckets.split(",")]
     for count in buckets:
         model.text_encoder.buckets = count
@@ -387,14 +391,14 @@ def main() -> None:
         print("reference", results["reference"], flush=True)
         model.text_encoder.buckets = buckets[-1]
     if "pipeline" not in skip:
-        results["pipeline"] = measure_pipeline(model, optimizer, config, device, dataset, tokenizer, cache, warmup,
-                                               steps)
+        results["pipeline"] = measure_pipeline(objective, optimizer, config, device, dataset, tokenizer, cache,
+                                               warmup, steps)
         print("pipeline", results["pipeline"], flush=True)
     if "maxbatch" not in skip and device.type == "cuda":
         del batches
         gc.collect()
         torch.cuda.empty_cache()
-        results["max_batch"] = max_batch(model, optimizer, config, device, collator, dataset, batch_size,
+        results["max_batch"] = max_batch(objective, optimizer, config, device, collator, dataset, batch_size,
                                          args.max_batch_limit)
         print("max_batch", results["max_batch"], flush=True)
 

@@ -1,12 +1,20 @@
 """Re-perturbing cached parses (all kinds): an earlier engine from git against the working tree,
 alternating in fresh processes so that both meet the same machine load.
 
-Each engine runs as its users ran it: `apply_batch` over --perturb-batch reports per call where it
-has one, else one `apply_many` call per report. Each process loads the parse cache, makes one cold
-epoch, then times three warm epochs.
+Each fresh process loads the parse cache, makes one cold epoch (the first touch of every report:
+its layout is built then) and three warm epochs, in one of these modes:
+
+  batch512    `apply_batch` over 512 reports per call: `radperturb perturb`'s chunk, (d)
+  batch64     `apply_batch` over 64 reports per call: what (a) does after each parser batch
+  collator    `apply_requests` with 64 records × all kinds per call, as the training collator
+  one_by_one  one `apply_many` call per report
+
+An engine without `apply_batch` runs every mode one report at a time. Per mode and engine the
+script prints the median and the range of the warm epochs and of the cold epochs, and the ratio of
+the medians (current / earlier).
 
 Usage: python benchmarks/compare_previous_engine.py --cache PARSES.jsonl.gz [--commit b061bd4] [--rounds 3]
-       [--perturb-batch 512]
+       [--modes batch512,batch64,collator,one_by_one]
 (write the cache with `radperturb perturb REPORTS --cache-parses PARSES.jsonl.gz`.)
 """
 
@@ -23,10 +31,11 @@ from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MODES = ("batch512", "batch64", "collator", "one_by_one")
 
 CHILD = r"""
 import json, sys, time
-engine, cache_path, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+engine, cache_path, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 if engine != "current":
     sys.path.insert(0, engine)
 import perturb
@@ -35,20 +44,34 @@ cache = ParseCache.load(cache_path)
 ids = list(cache.keys())
 parsed = [cache.get(k) for k in ids]
 kinds = list(perturb.PERTURBATIONS)
+batched = hasattr(perturb, "apply_batch") and mode != "one_by_one"
+
+def run(seed):
+    if not batched:
+        for key, report in zip(ids, parsed):
+            perturb.apply_many(report, kinds, seed=seed, key=key)
+    elif mode == "collator":
+        for a in range(0, len(ids), 64):
+            records = zip(parsed[a : a + 64], ids[a : a + 64])
+            requests = [perturb.Request(r, kind, k) for r, k in records for kind in kinds]
+            perturb.apply_requests(requests, seed=seed)
+    else:
+        size = int(mode[len("batch"):])
+        for a in range(0, len(ids), size):
+            perturb.apply_batch(parsed[a : a + size], kinds, seed=seed, keys=ids[a : a + size])
 
 def epoch(seed):
     start = time.perf_counter()
-    if hasattr(perturb, "apply_batch"):
-        for a in range(0, len(ids), batch):
-            perturb.apply_batch(parsed[a : a + batch], kinds, seed=seed, keys=ids[a : a + batch])
-    else:
-        for key, report in zip(ids, parsed):
-            perturb.apply_many(report, kinds, seed=seed, key=key)
+    run(seed)
     return len(ids) / (time.perf_counter() - start)
 
-epoch(1)
-print(json.dumps([epoch(seed) for seed in (2, 3, 4)]))
+cold = epoch(1)
+print(json.dumps({"cold": cold, "warm": [epoch(seed) for seed in (2, 3, 4)]}))
 """
+
+
+def _summary(values: list[float]) -> str:
+    return f"median {statistics.median(values):,.0f} reports/s (from {min(values):,.0f} to {max(values):,.0f})"
 
 
 def main() -> None:
@@ -56,23 +79,37 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, required=True, help="parse cache of the reports to perturb")
     ap.add_argument("--commit", default="b061bd4", help="the earlier engine's commit")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--perturb-batch", type=int, default=512)
+    ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    ap.add_argument("--out", type=Path, default=None, help="write every epoch's rate as JSON here")
     args = ap.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        ap.error(f"unknown modes {sorted(unknown)}; known: {', '.join(MODES)}")
+    engines = (args.commit, "current")
+    rates = {mode: {engine: {"cold": [], "warm": []} for engine in engines} for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.commit, "perturb"], check=True,
                                  capture_output=True).stdout
         tarfile.open(fileobj=BytesIO(archive)).extractall(tmp, filter="data")
-        rates: dict[str, list[float]] = {args.commit: [], "current": []}
         for _ in range(args.rounds):
-            for engine, where in ((args.commit, tmp), ("current", "current")):
-                child = [sys.executable, "-c", CHILD, where, str(args.cache), str(args.perturb_batch)]
-                out = subprocess.run(child, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-                rates[engine] += json.loads(out)
-    for engine, values in rates.items():
-        print(f"{engine:>8}: median {statistics.median(values):,.0f} reports/s "
-              f"(epochs from {min(values):,.0f} to {max(values):,.0f})")
-    ratio = statistics.median(rates["current"]) / statistics.median(rates[args.commit])
-    print(f"current / {args.commit}: {ratio:.2f}x")
+            for mode in modes:
+                for engine, where in ((args.commit, tmp), ("current", "current")):
+                    child = [sys.executable, "-c", CHILD, where, str(args.cache), mode]
+                    out = json.loads(subprocess.run(child, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
+                    rates[mode][engine]["cold"].append(out["cold"])
+                    rates[mode][engine]["warm"] += out["warm"]
+    for mode in modes:
+        print(f"{mode}:")
+        for epochs in ("warm", "cold"):
+            for engine in engines:
+                print(f"  {epochs} {engine:>8}: {_summary(rates[mode][engine][epochs])}")
+            current, earlier = (statistics.median(rates[mode][e][epochs]) for e in ("current", args.commit))
+            ratio = current / earlier
+            print(f"  {epochs} current / {args.commit}: {ratio:.2f}x")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"commit": args.commit, "rates": rates}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

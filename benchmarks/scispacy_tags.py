@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import perturb
-from perturb.openi import load_openi
+from pretrain.data.openi import load_openi
 
 
 def main() -> None:

@@ -6,10 +6,13 @@ and the corpus commands start fast.
 
 from __future__ import annotations
 
+import signal
+import warnings
 from importlib import import_module
 
 import typer
 
+from cli import processes
 from perturb import __version__
 
 app = typer.Typer(
@@ -57,14 +60,28 @@ for _module in COMMAND_MODULES:
     import_module(_module)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings (rows left out, missing images) as one line, without the source line Python adds."""
+    return f"radperturb: warning: {message}\n"
+
+
 def main() -> None:
-    """Entry point: usage errors (unknown option, bad value) become one line on stderr, exit 2."""
+    """Entry point: usage errors (unknown option, bad value) become one line on stderr, exit 2.
+    SIGINT, SIGTERM and SIGHUP end the run, and every process it started (`cli.processes`)."""
+    processes.install()
+    warnings.formatwarning = _one_line_warning
     try:
         code = app(standalone_mode=False)
     except _UsageError as err:
         if err.format_message():  # empty when the help was shown for a bare `radperturb`
             typer.echo(f"radperturb: {err.format_message()} (see --help)", err=True)
-        raise SystemExit(2) from None
-    except typer.Abort:
-        raise SystemExit(130) from None
-    raise SystemExit(code if isinstance(code, int) else 0)
+        code = 2
+    except (typer.Abort, KeyboardInterrupt):
+        code = 128 + signal.SIGINT
+    except processes.Terminated as err:
+        typer.echo(f"radperturb: {err}", err=True)
+        code = err.exit_code
+    code = code if isinstance(code, int) else 0
+    if code in processes.SIGNAL_EXITS:
+        processes.exit_now(code)
+    raise SystemExit(code)

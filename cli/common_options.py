@@ -1,11 +1,17 @@
-"""Options shared by `perturb`, `show` and `list`, and their checks with one-line errors."""
+"""Options shared by `perturb`, `show` and `list`, and their checks with one-line errors; the
+`TrainConfig` settings as flags of `pretrain` and `benchmark ablation`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from cli.errors import UsageError
 from perturb import load_plugins, resolve_kinds
@@ -41,7 +47,8 @@ PluginOption = Annotated[
         "--plugin",
         metavar="MODULE",
         help="Import a module that registers perturbations (repeatable); the entry point group "
-        "'radperturb.perturbations' is always loaded.",
+        "'radperturb.perturbations' is always loaded. Importing a module runs its code, as any import "
+        "does: name only modules you trust (docs/reliability.md).",
     ),
 ]
 
@@ -65,3 +72,129 @@ def kinds_from_option(kinds: list[str] | None) -> tuple[str, ...]:
         return tuple(resolve_kinds(names))
     except KeyError as err:
         raise UsageError(str(err.args[0])) from None
+
+
+# --- TrainConfig settings as flags -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a `TrainConfig` field is given on the command line. Its default is read from the
+    config and written into the help, so the two cannot drift apart."""
+
+    help: str
+    flags: tuple[str, ...] = ()  # default: --field-name (a bool: --field-name/--no-field-name)
+    min: float | None = None
+    max: float | None = None
+    metavar: str | None = None
+
+
+#: Every `TrainConfig` field but `manifest`, by help panel.
+TRAIN_SETTINGS: dict[str, dict[str, Setting]] = {
+    "Data": {
+        "split": Setting("Manifest split to train on: train, valid, test or all."),
+        "image_size": Setting("Image side in pixels.", min=16),
+        "channels": Setting("Image channels: 1 or 3.", min=1, max=3),
+        "parse_cache": Setting("Parse cache of the manifest's reports (`radperturb pretrain-cache`); "
+                               "unset: parse once into the run folder.", metavar="FILE"),
+        "num_workers": Setting("DataLoader worker processes.", ("--workers", "--num-workers", "-w"), min=0),
+        "max_length": Setting("Tokens per report.", min=8),
+    },
+    "Model": {
+        "image_encoder": Setting("resnet50, vit-base, tiny-resnet, tiny-vit or a local transformers folder.",
+                                 metavar="NAME"),
+        "text_encoder": Setting("minilm, bert-base-random, tiny-bert or a local transformers folder.",
+                                metavar="NAME"),
+        "tokenizer": Setting("Tokenizer of the random-init text encoders: minilm or a local folder.",
+                             metavar="NAME"),
+        "embed_dim": Setting("Shared embedding size.", min=1),
+        "text_last_layers": Setting("Text-encoder layers summed into token features (GLoRIA).", min=1),
+        "text_buckets": Setting("Length groups the 1+K texts are encoded in (more saves memory).", min=1),
+    },
+    "Loss terms": {
+        "alpha": Setting("Weight of the local loss.", min=0.0),
+        "beta": Setting("Weight of the perturbation loss.", min=0.0),
+        "use_global": Setting("Global InfoNCE term.", ("--global/--no-global",)),
+        "use_local": Setting("GLoRIA local term.", ("--local/--no-local",)),
+        "use_pert": Setting("Perturbation discrimination term.", ("--pert/--no-pert",)),
+        "k_negatives": Setting("Perturbed negatives per report.", ("--negatives", "--k-negatives", "-K"), min=0),
+        "kinds": Setting("Perturbations to draw from: comma-separated names, 'paper' (the paper's nine), "
+                         "'clinical' or 'all'.", ("--kinds", "-k"), metavar="KINDS"),
+        "with_replacement": Setting("Draw kinds with replacement.", ("--with-replacement/--without-replacement",)),
+        "scope": Setting("Perturb the whole report or each sentence on its own: report or sentence."),
+        "temp1": Setting("Local loss: sharpness of the word→region attention."),
+        "temp2": Setting("Local loss: sharpness of the word aggregation."),
+        "temp3": Setting("Local loss: scale of the image–report scores."),
+    },
+    "Optimisation": {
+        "batch_size": Setting("Pairs per batch (per process).", ("--batch-size", "-b"), min=1),
+        "grad_accum": Setting("Batches per optimizer step.", min=1),
+        "lr_encoders": Setting("Peak learning rate of the encoders.", min=0.0),
+        "lr_heads": Setting("Peak learning rate of heads and temperatures.", min=0.0),
+        "weight_decay": Setting("AdamW weight decay.", min=0.0),
+        "warmup_ratio": Setting("Share of steps warming up.", min=0.0, max=0.99),
+        "grad_clip": Setting("Gradient-norm clip, 0 for none.", min=0.0),
+        "grad_checkpointing": Setting("Recompute activations to save memory.",
+                                      ("--grad-checkpointing/--no-grad-checkpointing",)),
+        "compile": Setting("torch.compile the encoders.", ("--compile/--no-compile",)),
+    },
+    "Run": {
+        "seed": Setting("Seed of init, data order and negatives.", min=0),
+        "out_dir": Setting("Run folder.", ("--out-dir", "-o"), metavar="DIR"),
+        "epochs": Setting("Passes over the data.", min=1),
+        "max_steps": Setting("Optimizer steps (overrides --epochs).", min=1),
+        "save_every": Setting("Checkpoint every N steps (an interrupted run resumes from the last).", min=1),
+        "keep_checkpoints": Setting("Checkpoints kept in the run folder.", min=1),
+        "log_every": Setting("Metrics row every N steps.", min=1),
+        "device": Setting("auto, cpu, cuda or cuda:N.", metavar="DEVICE"),
+    },
+}
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _setting_option(name: str, panel: str, setting: Setting, annotation: object, default: object) -> object:
+    """`Annotated[T | None, typer.Option(...)]` for one setting: None when the flag is not given."""
+    value_type = next(t for t in typing.get_args(annotation) or (annotation,) if t is not type(None))
+    value_type = str if typing.get_origin(value_type) is list else value_type  # kinds: comma-separated
+    flag = name.replace("_", "-")
+    flags = setting.flags or ((f"--{flag}/--no-{flag}",) if value_type is bool else (f"--{flag}",))
+    shown = "" if default is None else " " + escape(f"[default: {_shown(default)}]")  # not rich markup
+    return Annotated[value_type | None, typer.Option(
+        *flags, help=setting.help + shown, min=setting.min, max=setting.max, metavar=setting.metavar,
+        show_default=False, rich_help_panel=panel)]
+
+
+def train_settings(fields: Iterable[str] | None = None) -> Callable:
+    """Give a typer command one flag per `TrainConfig` field in `fields` (default: every field
+    of `TRAIN_SETTINGS`); it receives the flags given as `overrides` (field → value), ready for
+    `TrainConfig.with_overrides`."""
+    from pretrain.train.config import TrainConfig
+
+    types = typing.get_type_hints(TrainConfig)
+    defaults = TrainConfig()
+    panels = {name: panel for panel, settings in TRAIN_SETTINGS.items() for name in settings}
+    settings = {name: s for group in TRAIN_SETTINGS.values() for name, s in group.items()}
+    names = list(settings if fields is None else fields)
+
+    def decorate(command: Callable) -> Callable:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "overrides"]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_setting_option(
+            name, panels[name], settings[name], types[name], getattr(defaults, name))) for name in names]
+
+        @functools.wraps(command)
+        def run(**kwargs) -> None:
+            overrides = {name: kwargs.pop(name) for name in names}
+            return command(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
+
+        run.__signature__ = signature.replace(parameters=[*own, *added])
+        return run
+
+    return decorate

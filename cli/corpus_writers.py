@@ -19,7 +19,7 @@ import typer
 
 from cli.records import Record, Reject
 from perturb import PerturbationResult
-from perturb.atomic import atomic_open
+from perturb.atomic import atomic_open, is_special
 
 STDOUT = "-"
 OUTPUT_FORMATS = ("jsonl", "csv")
@@ -53,8 +53,9 @@ def output_format(path: str, explicit: str | None) -> str:
 
 
 def default_rejects_path(output: str) -> str | None:
-    """`OUTPUT.rejects.jsonl` beside the output (known suffixes dropped); None for stdout."""
-    if output == STDOUT:
+    """`OUTPUT.rejects.jsonl` beside the output (known suffixes dropped); None (stderr) for stdout
+    and for a device or FIFO, beside which nothing is made."""
+    if output == STDOUT or is_special(output):
         return None
     path = Path(output)
     name = path.name

@@ -14,8 +14,10 @@ import typer
 from rich.table import Table
 
 from cli.app import data_app
-from cli.errors import DataError, UsageError, reported_errors
-from cli.progress import stderr_console
+from cli.console import print_problems, print_table, stderr_console
+from cli.errors import UsageError, reported_errors
+from cli.paths import check_outputs
+from cli.progress import stage_progress
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 
@@ -39,15 +41,11 @@ def openi_command(
       radperturb data openi -o openi.jsonl --source torchxrayvision-1.5.7-py3-none-any.whl
     """
     from perturb.atomic import atomic_open
-    from perturb.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import load_openi
 
     with reported_errors("data openi"):
-        try:
-            reports = load_openi(source)
-        except OpenIUnavailable as err:
-            raise UsageError(str(err)) from None
-        except ValueError as err:          # a broken XML file inside the archive
-            raise DataError(str(err)) from None
+        check_outputs({"--output": output}, [source])
+        reports = load_openi(source)
         with atomic_open(output, "w") as stream:
             for report in reports:
                 stream.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
@@ -112,8 +110,10 @@ def phantoms_command(
             raise UsageError("give --reports and --out to render a data set, or --gallery PNG")
         if test_fraction + valid_fraction > 1:
             raise UsageError("--test-fraction and --valid-fraction add up to more than 1")
+        if reports is not None and out is not None:
+            check_outputs({"--manifest": manifest or out / "manifest.jsonl"}, [reports])
         if gallery is not None:
-            from pretrain.data.gallery import render_gallery
+            from pretrain.phantoms.gallery import render_gallery
 
             gallery.parent.mkdir(parents=True, exist_ok=True)
             tiles = render_gallery(gallery)
@@ -128,33 +128,28 @@ def phantoms_command(
 def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int, seed: int,
                     workers: int, test_fraction: float, valid_fraction: float,
                     quiet: bool) -> None:
-    from pretrain.data.phantom_set import build_phantom_set
-    from pretrain.data.reports import ReportsFileError, read_reports
+    from pretrain.data.reports import read_reports
+    from pretrain.phantoms.phantom_set import build_phantom_set
 
-    try:
-        reports, rejects = read_reports(reports_path)
-    except ReportsFileError as err:
-        raise UsageError(str(err)) from None
+    reports, rejects = read_reports(reports_path)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
-    console = stderr_console()
     start = time.monotonic()
-    with _progress(console, quiet) as progress:
-        task = progress.add_task("rendering", total=len(reports))
+    with stage_progress(quiet) as progress:
         summary = build_phantom_set(
             reports, out, manifest, size=size, seed=seed, workers=workers,
             test_fraction=test_fraction, valid_fraction=valid_fraction,
-            on_done=lambda n: progress.advance(task, n))
+            on_done=lambda n: progress("rendering", n, len(reports)))
     if quiet:
         return
+    console = stderr_console()
     elapsed = time.monotonic() - start
     console.print(
         f"{summary.rows:,} image–report pairs in {manifest} ({summary.written:,} rendered, "
         f"{summary.kept:,} kept from an earlier run) in {elapsed:.1f} s; splits: "
         + ", ".join(f"{name} {summary.splits[name]:,}" for name in ("train", "valid", "test")))
-    _print_problems(console, "rejected rows of " + str(reports_path),
-                    [str(r) for r in rejects])
-    _print_problems(console, "reports whose image failed", [f"{i}: {e}" for i, e in summary.failed])
+    print_problems(console, "rejected rows of " + str(reports_path), [str(r) for r in rejects])
+    print_problems(console, "reports whose image failed", [f"{i}: {e}" for i, e in summary.failed])
     if summary.ignored_tags:
         table = Table(title="MeSH tags the phantom cannot draw (ignored), by reports")
         table.add_column("tag")
@@ -164,26 +159,7 @@ def _render_reports(reports_path: Path, out: Path, manifest: Path, *, size: int,
         rest = len(summary.ignored_tags) - 10
         if rest > 0:
             table.caption = f"and {rest:,} more tags"
-        console.print(table)
-
-
-def _print_problems(console, title: str, lines: list[str], shown: int = 10) -> None:
-    if not lines:
-        return
-    console.print(f"[bold yellow]{len(lines):,} {title}[/]")
-    for line in lines[:shown]:
-        console.print(f"  {line}", markup=False, highlight=False)
-    if len(lines) > shown:
-        console.print(f"  … and {len(lines) - shown:,} more")
-
-
-def _progress(console, quiet: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    return Progress("[bold]{task.description}", BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), "ETA", TimeRemainingColumn(), console=console,
-                    disable=quiet or not console.is_terminal)
+        print_table(table, stderr=True)
 
 
 @data_app.command("manifest")
@@ -220,8 +196,7 @@ def manifest_command(
       radperturb data manifest --from chexpert --root CheXpert-v1.0-small \
         --reports df_chexpert_plus.csv -o chexpert.csv
     """
-    from pretrain.data.adapters import (AdapterError, chexpert_manifest, mimic_manifest,
-                                        openi_manifest)
+    from pretrain.data.adapters import chexpert_manifest, mimic_manifest, openi_manifest
     from pretrain.data.manifest import write_manifest
 
     with reported_errors("data manifest"):
@@ -231,16 +206,14 @@ def manifest_command(
             raise UsageError(f"{reports}: no such file or folder")
         if keep_without_text and source != "chexpert":
             raise UsageError("--keep-without-text applies to --from chexpert only")
-        try:
-            if source == "openi":
-                result = openi_manifest(reports, root, output.parent)
-            elif source == "mimic":
-                result = mimic_manifest(root, output.parent, reports=reports)
-            else:
-                result = chexpert_manifest(root, output.parent, reports=reports,
-                                           keep_without_text=keep_without_text)
-        except AdapterError as err:
-            raise DataError(str(err)) from None
+        check_outputs({"--output": output}, [reports])
+        if source == "openi":
+            result = openi_manifest(reports, root, output.parent)
+        elif source == "mimic":
+            result = mimic_manifest(root, output.parent, reports=reports)
+        else:
+            result = chexpert_manifest(root, output.parent, reports=reports,
+                                       keep_without_text=keep_without_text)
         write_manifest(output, result.rows)
         if not quiet:
             splits = Counter(row.split for row in result.rows)

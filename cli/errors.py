@@ -41,6 +41,8 @@ class DataError(CliError):
 @contextmanager
 def reported_errors(command: str) -> Iterator[None]:
     """Turn the errors a user can cause into `radperturb COMMAND: error: ...` and an exit code."""
+    from cli.processes import Terminated
+    from perturb import errors
     from perturb.cache import ParseCacheError
     from perturb.parser import ModelNotFoundError
 
@@ -52,6 +54,10 @@ def reported_errors(command: str) -> Iterator[None]:
         fail(command, str(err), USAGE)
     except ParseCacheError as err:
         fail(command, f"unreadable parse cache: {err}", DATA)
+    except errors.UsageError as err:
+        fail(command, str(err), USAGE)
+    except errors.DataError as err:
+        fail(command, str(err), DATA)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as `cat` does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -59,8 +65,14 @@ def reported_errors(command: str) -> Iterator[None]:
     except OSError as err:  # disk full, permission denied, a directory where a file should be
         where = f"{err.filename}: " if err.filename else ""
         fail(command, f"{where}{err.strerror or err}", DATA)
+    except EOFError:  # a truncated file that no reader named (click would call it an interruption)
+        fail(command, "a file ended early (truncated?)", DATA)
+    except UnicodeDecodeError as err:  # a file that no reader named
+        fail(command, f"a file is not UTF-8 text (byte 0x{err.object[err.start]:02x} at {err.start})", DATA)
     except KeyboardInterrupt:
         fail(command, "interrupted", INTERRUPTED)
+    except Terminated as err:
+        fail(command, str(err), err.exit_code)
 
 
 def fail(command: str, message: str, code: int) -> None:

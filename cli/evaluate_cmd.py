@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cli.app import app
-from cli.errors import DataError, UsageError, reported_errors
+from cli.common_options import train_settings
+from cli.console import print_table, stderr_console
+from cli.errors import UsageError, reported_errors
+from cli.paths import check_outputs
+from cli.progress import stage_progress
 
 benchmark_app = typer.Typer(help="Train and evaluate several settings on the same data and seeds.",
                             no_args_is_help=True)
@@ -28,18 +31,13 @@ ProbeSplitOption = Annotated[str, typer.Option(
 
 
 def _device(name: str) -> str:
-    """`auto` → cuda when available, else cpu; anything else must be a device torch knows."""
-    import torch
+    """The device `--device` names (see `pretrain.device.resolve_device`), as torch writes it."""
+    from pretrain.device import DeviceError, resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"unknown --device {name!r}; try auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: CUDA is not available on this machine")
-    return name
+        return str(resolve_device(name))
+    except DeviceError as err:
+        raise UsageError(f"--device {err.name}: {err.reason}") from None
 
 
 def _fraction(value: float | None) -> str:
@@ -55,16 +53,12 @@ def _quiet_transformers() -> None:
 
 
 def _load_checkpoint(checkpoint: Path, device: str):
-    from pretrain.checkpoint import CheckpointError, load_for_eval
-    from pretrain.config import ConfigError
+    from pretrain.train.checkpoint import load_for_eval
 
     if not checkpoint.exists():
         raise UsageError(f"no such checkpoint or run folder: {checkpoint}")
     _quiet_transformers()
-    try:
-        model, tokenizer, config = load_for_eval(checkpoint)
-    except (CheckpointError, ConfigError) as err:
-        raise DataError(str(err)) from None
+    model, tokenizer, config = load_for_eval(checkpoint)
     return model.to(device), tokenizer, config
 
 
@@ -93,7 +87,7 @@ def _semantic_table(semantic: dict, text_only: dict) -> Table:
         table.add_column(column, justify="left" if column == "setting" else "right")
     table.columns[0].no_wrap = True
     rows = [("paper (4 kinds)", semantic["paper"], text_only["paper"]),
-            ("all kinds", semantic["all"], text_only["all"])]
+            ("all nine (the paper's)", semantic["all"], text_only["all"])]
     rows += [(f"  {kind}", r, text_only["per_kind"][kind]) for kind, r in semantic["per_kind"].items()]
     for name, r, control in rows:
         table.add_row(name, _fraction(r["accuracy"]), _fraction(control["accuracy"]),
@@ -150,7 +144,8 @@ def evaluate_command(
         help="Parses of the reports (e.g. from `benchmark ablation`); missing ones are parsed with spaCy.")] = None,
     kinds: Annotated[str, typer.Option(
         "--kinds", "-k", metavar="KINDS",
-        help="Perturbations for the 'all kinds' setting: comma-separated or 'all'.")] = "all",
+        help="Perturbations scored each alone: comma-separated names, 'paper', 'clinical' or 'all' "
+             "(the 'all nine' setting is always the paper's nine).")] = "paper",
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the perturbed negatives.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     device: DeviceOption = "auto",
@@ -172,11 +167,9 @@ def evaluate_command(
     """
     with reported_errors("evaluate"):
         from perturb import resolve_kinds
-        from pretrain.data.images import ImageError
-        from pretrain.data.manifest import ManifestError
-        from pretrain.evaluation.io import staged_progress, write_json
+        from pretrain.evaluation.io import write_json
         from pretrain.evaluation.plots import plot_classification, plot_retrieval, plot_semantic
-        from pretrain.evaluation.runner import EvalOptions, EvaluationError, evaluate_loaded
+        from pretrain.evaluation.runner import EvalOptions, evaluate_loaded
 
         split = _split_option(split, "--split")
         probe = None if probe_split == "none" else _split_option(probe_split, "--probe-split")
@@ -191,11 +184,8 @@ def evaluate_command(
         options = EvalOptions(split=split, probe_split=probe, kinds=names, seed=seed,
                               batch_size=batch_size, device=device,
                               parse_cache=None if parse_cache is None else str(parse_cache))
-        try:
-            with staged_progress(quiet) as advance:
-                result = evaluate_loaded(model, tokenizer, config, manifest, options, advance)
-        except (ManifestError, EvaluationError, ImageError) as err:
-            raise DataError(str(err)) from None
+        with stage_progress(quiet) as progress:
+            result = evaluate_loaded(model, tokenizer, config, manifest, options, progress)
         result["checkpoint"] = str(checkpoint)
         outputs = [
             write_json(out / "evaluation.json", result),
@@ -203,10 +193,9 @@ def evaluate_command(
             plot_retrieval(result["retrieval"], out / "retrieval.png"),
             plot_classification(_classifiers(result), out / "classification.png"),
         ]
-        console = Console()
         for table in (_semantic_table(result["semantic"], result["semantic_text_only"]),
                       _retrieval_table(result["retrieval"]), _classification_table(result)):
-            console.print(table)
+            print_table(table)
         typer.echo(f"wrote {', '.join(map(str, outputs))}", err=True)
 
 
@@ -237,18 +226,20 @@ def explain_command(
       radperturb explain runs/ours/final -i cxr.png -r @report.txt -o alignment.png
     """
     with reported_errors("explain"):
-        from pretrain.evaluation.explain import ExplainError, explain_pair
+        from pretrain.evaluation.explain import explain_pair
         from pretrain.evaluation.plots import plot_word_heatmaps
 
         if report.startswith("@"):
-            report = _existing(Path(report[1:]), "--report").read_text(encoding="utf-8")
+            path = _existing(Path(report[1:]), "--report")
+            try:
+                report = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise UsageError(f"--report {path}: not UTF-8 text") from None
         _existing(image, "--image")
+        check_outputs({"--out": out}, [image])
         device = _device(device)
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
-        try:
-            explanation = explain_pair(model, tokenizer, config, image, report, device=device)
-        except ExplainError as err:
-            raise DataError(str(err)) from None
+        explanation = explain_pair(model, tokenizer, config, image, report, device=device)
         captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
         plot_word_heatmaps(explanation.image, explanation.words, explanation.heatmaps, out, captions,
                            columns)
@@ -287,26 +278,18 @@ def evaluate_nli_command(
       radperturb evaluate-nli ./my_bert --train radnli_dev.jsonl --test radnli_test.jsonl --epochs 5
     """
     with reported_errors("evaluate-nli"):
-        from pretrain.evaluation.io import progress_bar, write_json
-        from pretrain.evaluation.nli import NLIConfig, NLIError, fine_tune_nli, load_nli
+        from pretrain.evaluation.io import write_json
+        from pretrain.evaluation.nli import NLIConfig, fine_tune_nli, load_nli
         from pretrain.evaluation.plots import plot_loss
 
         _quiet_transformers()
-        try:
-            train_pairs, train_rejects = load_nli(train)
-            test_pairs, test_rejects = load_nli(test)
-            config = NLIConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
-                               seed=seed, device=_device(device))
-            with progress_bar(quiet) as progress:
-                task = progress.add_task("fine-tuning", total=None)
-
-                def on_step(step: int, total: int, loss: float) -> None:
-                    progress.update(task, completed=step, total=total,
-                                    description=f"fine-tuning (loss {loss:.3f})")
-
-                result = fine_tune_nli(encoder_dir, train_pairs, test_pairs, config, on_step)
-        except NLIError as err:
-            raise DataError(str(err)) from None
+        train_pairs, train_rejects = load_nli(train)
+        test_pairs, test_rejects = load_nli(test)
+        config = NLIConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                           seed=seed, device=_device(device))
+        with stage_progress(quiet) as progress:
+            result = fine_tune_nli(encoder_dir, train_pairs, test_pairs, config,
+                                   lambda step, total, loss: progress("fine-tuning", 1, total, {"loss": loss}))
         record = {**result.to_dict(), "encoder": str(encoder_dir), "train": str(train),
                   "test": str(test), "rejected_rows": {"train": train_rejects, "test": test_rejects},
                   "config": vars(config)}
@@ -320,7 +303,7 @@ def evaluate_nli_command(
         for name, f1 in result.per_class_f1.items():
             table.add_row(f"F1 {name}", _fraction(f1))
         table.add_row("rejected rows (train/test)", f"{train_rejects}/{test_rejects}")
-        Console().print(table)
+        print_table(table)
         typer.echo(f"wrote {out / 'nli.json'} and {out / 'nli_loss.png'}", err=True)
 
 
@@ -335,19 +318,18 @@ def _seed_list(value: str) -> list[int]:
 
 
 def _base_config(config_file: Path | None, overrides: dict):
-    from pretrain.config import ConfigError, TrainConfig
+    """The flags over --config, over the defaults."""
+    from pretrain.train.config import TrainConfig
 
     try:
         base = TrainConfig.load(config_file) if config_file is not None else TrainConfig()
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(base, key, value)
+        base = base.with_overrides(overrides, where="command line")
         if not base.manifest:
             raise UsageError("give --manifest (or a config file that names one)")
         _existing(Path(base.manifest), "--manifest")
         base.validate()
-    except ConfigError as err:
-        raise UsageError(str(err)) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{config_file}: not UTF-8 text, not a TOML config") from None
     return base
 
 
@@ -376,15 +358,13 @@ def _ablation_table(summary_path: Path) -> Table:
     return table
 
 
-def _knob(name: str, help: str, *, minimum: int | None = 1, short: str | None = None):
-    """A training option that overrides the base config only when given."""
-    names = (name, short) if short else (name,)
-    metavar = "NAME" if name.endswith(("encoder", "tokenizer")) else None
-    return typer.Option(*names, min=None if metavar else minimum, metavar=metavar, show_default=False,
-                        help=help)
+#: The training settings `benchmark ablation` takes as flags (every run shares them).
+ABLATION_SETTINGS = ("max_steps", "batch_size", "image_encoder", "text_encoder", "tokenizer", "image_size",
+                     "k_negatives", "embed_dim", "save_every", "num_workers")
 
 
 @benchmark_app.command("ablation")
+@train_settings(ABLATION_SETTINGS)
 def ablation_command(
     manifest: Annotated[Path | None, typer.Option(
         "--manifest", "-m", metavar="FILE", show_default=False,
@@ -399,23 +379,7 @@ def ablation_command(
         "(global+perturbation), ours (all three).")] = "clip,gloria,ours_no_local,ours",
     config_file: Annotated[Path | None, typer.Option(
         "--config", metavar="TOML", show_default=False,
-        help="Base training config; the options below override it.")] = None,
-    max_steps: Annotated[int | None, _knob("--max-steps", "Optimizer steps per run.")] = None,
-    batch_size: Annotated[int | None, _knob("--batch-size", "Pairs per step.", minimum=2)] = None,
-    image_encoder: Annotated[str | None, _knob(
-        "--image-encoder", "resnet50, tiny-resnet, vit-base, tiny-vit or a local model folder.")] = None,
-    text_encoder: Annotated[str | None, _knob(
-        "--text-encoder", "minilm, tiny-bert, bert-base-random or a local model folder.")] = None,
-    tokenizer: Annotated[str | None, _knob(
-        "--tokenizer", "Tokenizer of the random-init text encoders: minilm or a local folder.")] = None,
-    image_size: Annotated[int | None, _knob("--image-size", "Image side in pixels.", minimum=16)] = None,
-    k_negatives: Annotated[int | None, _knob(
-        "--k-negatives", "Perturbed negatives per image (settings with the perturbation loss).",
-        short="-K")] = None,
-    embed_dim: Annotated[int | None, _knob("--embed-dim", "Joint embedding size.")] = None,
-    save_every: Annotated[int | None, _knob(
-        "--save-every", "Checkpoint every N steps (an interrupted run resumes from the last).")] = None,
-    num_workers: Annotated[int | None, _knob("--num-workers", "DataLoader workers.", minimum=0)] = None,
+        help="Base training config; the training settings given as flags override it.")] = None,
     parse_cache: Annotated[Path | None, typer.Option(
         "--parse-cache", metavar="FILE", show_default=False,
         help="Parses of every manifest report (default: made once in OUT/parses.jsonl.gz).")] = None,
@@ -428,6 +392,8 @@ def ablation_command(
         help="Stop cleanly after this long (training saves a checkpoint); run again to continue.")] = None,
     device: DeviceOption = "auto",
     quiet: QuietOption = False,
+    *,
+    overrides: dict,
 ) -> None:
     """Train and evaluate the paper's four settings over several seeds; a mean ± std table.
 
@@ -445,16 +411,8 @@ def ablation_command(
       radperturb benchmark ablation -m phantoms/manifest.jsonl --settings clip,ours --seeds 0 --max-steps 50 --image-encoder tiny-resnet --text-encoder tiny-bert --image-size 64
     """
     with reported_errors("benchmark ablation"):
-        from pretrain.checkpoint import CheckpointError
-        from pretrain.collator import CollatorError
-        from pretrain.config import ConfigError
-        from pretrain.data.images import ImageError
-        from pretrain.data.manifest import ManifestError
-        from pretrain.encoders import EncoderError
-        from pretrain.evaluation.ablation import SETTINGS, AblationError, run_ablation
-        from pretrain.evaluation.runner import EvalOptions, EvaluationError
-        from pretrain.parse_cache import ParseCacheMismatch
-        from pretrain.trainer import NonFiniteLoss
+        from pretrain.evaluation.runner import EvalOptions
+        from pretrain.experiments.ablation import SETTINGS, run_ablation
 
         seed_list = _seed_list(seeds)
         names = list(dict.fromkeys(s.strip() for s in settings.split(",") if s.strip()))
@@ -466,25 +424,16 @@ def ablation_command(
         probe = None if probe_split == "none" else _split_option(probe_split, "--probe-split")
         device = _device(device)
         _existing(parse_cache, "--parse-cache")
-        base = _base_config(config_file, {
-            "manifest": manifest and str(manifest), "max_steps": max_steps, "batch_size": batch_size,
-            "image_encoder": image_encoder, "text_encoder": text_encoder, "tokenizer": tokenizer,
-            "image_size": image_size, "k_negatives": k_negatives, "embed_dim": embed_dim,
-            "save_every": save_every, "num_workers": num_workers, "device": device,
-            "parse_cache": parse_cache and str(parse_cache)})
+        base = _base_config(config_file, {**overrides, "manifest": manifest, "device": device,
+                                          "parse_cache": parse_cache})
         options = EvalOptions(split=split, probe_split=probe, seed=eval_seed, device=device)
         _quiet_transformers()
-        console = Console(stderr=True)
-        try:
+        with stage_progress(quiet) as progress:
             outcome = run_ablation(
-                base, names, seed_list, out, options, time_budget_s=time_budget, quiet=quiet,
-                on_event=lambda line: console.print(f"[bold]ablation[/bold] {line}", highlight=False))
-        except (AblationError, ConfigError, EncoderError) as err:
-            raise UsageError(str(err)) from None
-        except (ManifestError, EvaluationError, CheckpointError, ParseCacheMismatch, CollatorError,
-                ImageError, NonFiniteLoss) as err:
-            raise DataError(str(err)) from None
-        Console().print(_ablation_table(out / "ablation.json"))
+                base, names, seed_list, out, options, time_budget_s=time_budget, progress=progress,
+                on_event=lambda line: progress.console.print(f"[bold]ablation[/bold] {line}", highlight=False))
+        console = stderr_console()
+        print_table(_ablation_table(out / "ablation.json"))
         if outcome.pending:
             console.print(f"{len(outcome.pending)} run(s) still to do (next: {outcome.pending[0]}); "
                           "run the same command again to continue")

@@ -6,14 +6,16 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from cli.app import app
 from cli.common_options import PluginOption, load_user_perturbations
+from cli.console import print_table
 from cli.errors import reported_errors
-from perturb import PAPER_KINDS, PERTURBATIONS, PerturbationSpec
+from perturb import CLINICAL_KINDS, PAPER_KINDS, PERTURBATIONS, PerturbationSpec
+
+BUILTIN = frozenset(PAPER_KINDS + CLINICAL_KINDS)
 
 
 @app.command("list")
@@ -38,7 +40,7 @@ def list_command(
         if as_json:
             typer.echo(json.dumps([spec_row(s) for s in specs], indent=2, ensure_ascii=False))
         else:
-            Console().print(registry_table(specs))
+            print_table(registry_table(specs))
 
 
 def spec_row(spec: PerturbationSpec) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def spec_row(spec: PerturbationSpec) -> dict[str, Any]:
         "word_preserving": spec.word_preserving,
         "needs": sorted(spec.needs),
         "description": spec.description,
-        "builtin": spec.name in PAPER_KINDS,
+        "builtin": spec.name in BUILTIN,
     }
 
 
@@ -59,7 +61,7 @@ def registry_table(specs: list[PerturbationSpec]) -> Table:
     table.add_column("name", no_wrap=True)
     table.add_column("what it does", ratio=1)
     for spec in specs:
-        mark = "" if spec.name in PAPER_KINDS else " *"
+        mark = "" if spec.name in BUILTIN else " *"
         words = "keeps the words" if spec.word_preserving else "[bold]changes words[/bold]"
         needs = ", ".join(sorted(spec.needs)) or "nothing"
         table.add_row(

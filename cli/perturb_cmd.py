@@ -30,9 +30,11 @@ from cli.corpus_writers import (
     open_rejects,
     output_format,
 )
-from cli.errors import DataError, UsageError, reported_errors
+from cli.console import print_table
+from cli.errors import DataError, reported_errors
+from cli.paths import check_outputs
 from cli.perturb_stream import ParseSource, PerturbOptions, perturb_records
-from cli.progress import report_progress, stderr_console
+from cli.progress import report_progress
 from cli.records import STDIN, ByteCount, Reject, Schema, check_inputs, read_records
 from cli.sharding import Shard
 from cli.spacy_model import model_identity
@@ -154,8 +156,7 @@ def perturb_command(
         schema = Schema(id_field, tuple(fields or ()))
         check_inputs(inputs, input_format)
         rejects_path = None if on_error == "fail" else rejects or default_rejects_path(output)
-        if rejects_path not in (None, STDOUT) and Path(rejects_path).resolve() == Path(output).resolve():
-            raise UsageError(f"--rejects and --output are the same file: {output}")
+        check_outputs({"--output": output, "--rejects": rejects_path, "--cache-parses": cache_parses}, inputs)
         identity = model_identity(model)
         cache = ParseCache.load(cache_parses) if cache_parses is not None and cache_parses.exists() else None
         parses = ParseSource(model, identity, cache, n_process=n_process, batch_size=batch_size)
@@ -204,7 +205,7 @@ def perturb_command(
             table.caption = f"output: {where}" + (f" · rejects: {rejects_path}" if rejects_path else "")
             if the_shard.count > 1:
                 table.caption += f" · shard {the_shard}"
-            stderr_console().print(table)
+            print_table(table, stderr=True)
 
 
 def _total_bytes(inputs: list[str]) -> int | None:

@@ -3,7 +3,8 @@
 Records flow in chunks of a few parser batches, so memory is bounded by the chunk, not the corpus,
 and output order is input order. Negatives come from `perturb.apply_batch(..., keys=record keys)`,
 a chunk at a time: they depend on (seed, id, kind, draw) only, never on chunking, batch size,
-process count or shard.
+process count or shard. A record that spaCy or a perturbation (a plugin's, say) fails on becomes
+a reject naming the error; the chunk is then redone one record at a time, so the others go on.
 """
 
 from __future__ import annotations
@@ -72,18 +73,37 @@ class ParseSource:
             return None
         return hit
 
-    def parse(self, records: list[Record]) -> list[ParsedReport]:
-        found = [self._cached(r) for r in records]
+    def parse(self, records: list[Record]) -> list[ParsedReport | str]:
+        """Each record's parse, or why it could not be parsed."""
+        found: list[ParsedReport | str | None] = [self._cached(r) for r in records]
         misses = [i for i, p in enumerate(found) if p is None]
         if misses:
             parser = load_parser(self.model)
-            texts = (records[i].text for i in misses)
-            parsed_misses = parser.parse_many(texts, n_process=self.n_process, batch_size=self.batch_size)
+            texts = [records[i].text for i in misses]
+            try:
+                parsed_misses: list[ParsedReport | str] = list(
+                    parser.parse_many(texts, n_process=self.n_process, batch_size=self.batch_size))
+            except Exception:  # find the record(s) spaCy fails on; parse the others
+                parsed_misses = [_attempt(parser.parse, text) for text in texts]
             for i, parsed in zip(misses, parsed_misses, strict=True):
                 found[i] = parsed
         self.parsed += len(misses)
         self.from_cache += len(records) - len(misses)
         return found  # type: ignore[return-value]  (every miss was filled)
+
+
+def _attempt(function, *args):
+    """`function(*args)`, or the one-line reason it raised."""
+    try:
+        return function(*args)
+    except Exception as err:
+        return failure(err)
+
+
+def failure(err: BaseException) -> str:
+    """An exception as the one-line reason of a reject."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 def _chunked(items: Iterable[Record | Reject], size: int) -> Iterator[list[Record | Reject]]:
@@ -107,19 +127,36 @@ def perturb_records(
     mine = items if shard is None else (item for item in items if shard.owns(shard_key(item)))
     for chunk in _chunked(mine, parses.chunk_size()):
         records = [item for item in chunk if isinstance(item, Record)]
-        reports = parses.parse(records)
-        negatives = apply_batch(
-            reports,
-            options.kinds,
-            seed=options.seed,
-            keys=[r.key for r in records],
-            draws=options.per_kind,
-            scope=options.scope,
-        )
-        done = iter(zip(records, reports, negatives, strict=True))
+        parsed = parses.parse(records)
+        good = [i for i, p in enumerate(parsed) if not isinstance(p, str)]
+        negatives = _negatives([parsed[i] for i in good], [records[i] for i in good], options)
+        outcomes: list = list(parsed)  # per record: (parse, negatives), or why it failed
+        for i, result in zip(good, negatives, strict=True):
+            outcomes[i] = result if isinstance(result, str) else (parsed[i], result)
+        done = iter(zip(records, outcomes, strict=True))
         for item in chunk:
             if isinstance(item, Reject):
                 yield item
                 continue
-            record, report, results = next(done)
-            yield Perturbed(record, report, results)
+            record, outcome = next(done)
+            if isinstance(outcome, str):
+                yield Reject(record.source, record.line, outcome, record.key)
+            else:
+                yield Perturbed(record, *outcome)
+
+
+def _negatives(
+    reports: list[ParsedReport], records: list[Record], options: PerturbOptions
+) -> list[list[PerturbationResult] | str]:
+    """The negatives of every report in one `apply_batch` call; should a kind raise, each report on
+    its own, so that only the reports it fails on are lost (with the reason)."""
+
+    def batch(reports: list[ParsedReport], records: list[Record]) -> list[list[PerturbationResult]]:
+        return apply_batch(reports, options.kinds, seed=options.seed, keys=[r.key for r in records],
+                           draws=options.per_kind, scope=options.scope)
+
+    try:
+        return batch(reports, records)  # type: ignore[return-value]
+    except Exception:
+        outcomes = [_attempt(batch, [report], [record]) for report, record in zip(reports, records)]
+        return [o if isinstance(o, str) else o[0] for o in outcomes]

@@ -3,7 +3,11 @@
 Readers never raise on a bad row: they yield a `Reject` with the file and line so the caller can
 count it, write it to a rejects file, or stop (`--on-error fail`). Only problems that concern the
 whole file (a CSV header without the text columns, a corrupt gzip stream) raise `DataError`.
-Files are read as bytes and decoded line by line, so one undecodable line costs one record.
+Files are read as bytes and decoded line by line, so one undecodable line costs one record, and a
+CSV quote that never closes costs its own line, not the rest of the file.
+
+Keys are strings and unique within a run: a row's id (`1` and `"1"` are the same key), or its line
+number when it has none; a later row with a key already seen is rejected, naming the first.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import csv
 import gzip
 import json
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cli.errors import DataError, UsageError
+from perturb.parser import MAX_TEXT_LENGTH, text_problem, unicode_problem
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -27,6 +33,8 @@ EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv
 DEFAULT_TEXT_FIELD = "text"
 DEFAULT_PART_FIELDS = ("findings", "impression")
 PART_SEPARATOR = "\n\n"
+# A CSV field may hold a whole report: as long as the parser takes, not csv's default 128 KiB.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_TEXT_LENGTH + 1))
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,8 @@ class Record:
     line: int
     key: str
     text: str
+    #: True when the row had no id and `key` is its line number.
+    keyed_by_line: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class Schema:
             key = str(value)
             if not key.strip():
                 return Reject(source, line, f"empty id field {self.id_field!r}")
+            if problem := unicode_problem(key):
+                return Reject(source, line, f"id field {self.id_field!r} is {problem}")
         names = self.text_fields(row)
         if names is None:
             return Reject(source, line, _no_text_fields_reason(), key)
@@ -102,7 +114,10 @@ class Schema:
                 parts.append(value)
         if not parts:
             return Reject(source, line, "empty text", key)
-        return Record(source, line, key, PART_SEPARATOR.join(parts))
+        text = PART_SEPARATOR.join(parts)
+        if problem := text_problem(text):
+            return Reject(source, line, f"text is {problem}", key)
+        return Record(source, line, key, text, keyed_by_line=self.id_field not in row)
 
     def check_columns(self, header: list[str], source: str) -> None:
         """A CSV header must name the text columns: otherwise every row would be rejected."""
@@ -193,8 +208,23 @@ def read_records(
     counter: ByteCount | None = None,
 ) -> Iterator[Record | Reject]:
     """Every row of every input, in order. A row without an id is keyed by its line number
-    (`path:line` when there are several inputs, so that keys stay distinct)."""
-    counter = counter or ByteCount()
+    (`path:line` when there are several inputs, so that keys stay distinct); a key seen before is
+    a reject."""
+    seen: dict[str, str] = {}  # key → where it was first, for the duplicate's reason
+    for item in _rows(paths, schema, explicit_format, stdin, counter or ByteCount()):
+        if isinstance(item, Record):
+            first = seen.get(item.key)
+            if first is not None:
+                yield Reject(item.source, item.line, f"duplicate id {item.key!r}: {first} has it", item.key)
+                continue
+            how = " (its line number, as it has no id)" if item.keyed_by_line else ""
+            seen[item.key] = f"{item.source}:{item.line}{how}"
+        yield item
+
+
+def _rows(
+    paths: list[str], schema: Schema, explicit_format: str | None, stdin: IO[bytes] | None, counter: ByteCount
+) -> Iterator[Record | Reject]:
     for path in paths:
         source = STDIN_NAME if path == STDIN else path
         prefix = f"{source}:" if len(paths) > 1 else ""
@@ -271,52 +301,82 @@ def _text(lines: _Lines, prefix: str) -> Iterator[Record | Reject]:
         except UnicodeDecodeError as err:
             yield Reject(lines.source, line, _undecodable(err), key)
             continue
-        if text.strip():
-            yield Record(lines.source, line, key, text)
-        else:
+        if not text.strip():
             yield Reject(lines.source, line, "empty text", key)
+        elif problem := text_problem(text):
+            yield Reject(lines.source, line, f"text is {problem}", key)
+        else:
+            yield Record(lines.source, line, key, text, keyed_by_line=True)
 
 
-def _csv(lines: _Lines, schema: Schema, prefix: str, delimiter: str) -> Iterator[Record | Reject]:
-    """CSV/TSV via the `csv` module; a row may span lines (quoted newlines) and is reported at
-    its first line. Undecodable lines are decoded with surrogates so the reader stays in step,
-    and any row touching one is rejected."""
-    bad_lines: set[int] = set()
+class _CsvLines:
+    """Decoded lines for `csv.reader`: lines put back into `replay` come first, then the file's.
+    Records which lines the current row took (`consumed`) and which were not UTF-8."""
 
-    def decoded() -> Iterator[str]:
-        for line, raw in lines:
+    def __init__(self, numbered: Iterator[tuple[int, bytes]]) -> None:
+        self.numbered = numbered
+        self.replay: deque[tuple[int, str]] = deque()
+        self.consumed: list[tuple[int, str]] = []
+        self.bad_lines: set[int] = set()
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        if self.replay:
+            item = self.replay.popleft()
+        else:
+            line, raw = next(self.numbered)
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                bad_lines.add(line)
+                self.bad_lines.add(line)
                 text = raw.decode("utf-8", "surrogateescape")
-            yield text.removeprefix("\ufeff") if line == 1 else text
+            item = (line, text.removeprefix("\ufeff") if line == 1 else text)
+        self.consumed.append(item)
+        return item[1]
 
-    reader = csv.reader(decoded(), delimiter=delimiter)
+
+def _csv(lines: _Lines, schema: Schema, prefix: str, delimiter: str) -> Iterator[Record | Reject]:
+    """CSV/TSV via the `csv` module (strict quoting); a row may span lines (quoted newlines) and
+    is reported at its first line. Undecodable lines are decoded with surrogates so the reader
+    stays in step, and any row touching one is rejected. A row that spans lines and cannot be
+    read (a quote that never closes swallows the lines after it up to the end of the file) is
+    rejected at its first line, and the lines after it are read again."""
+    source = _CsvLines(iter(lines))
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as err:
         raise DataError(f"{lines.source}:1: unreadable CSV header ({err})") from None
-    if bad_lines:
+    if source.bad_lines:
         raise DataError(f"{lines.source}:1: undecodable bytes in the header: not UTF-8")
     schema.check_columns(header, lines.source)
+    bad_lines, consumed = source.bad_lines, source.consumed
     while True:
-        start = lines.line + 1
+        consumed.clear()
+        problem = None
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as err:
-            yield Reject(lines.source, start, f"bad CSV row: {err}")
-            continue
-        if not row:
+            row, problem = None, f"bad CSV row: {err}"
+        start, end = consumed[0][0], consumed[-1][0]
+        if row == []:
             continue  # a blank line is not a row (as csv.DictReader has it)
-        touched = {n for n in bad_lines if start <= n <= lines.line}
-        bad_lines.clear()
+        touched = {n for n in bad_lines if start <= n <= end}
+        bad_lines.difference_update(touched)
         if touched:
             yield Reject(lines.source, min(touched), "undecodable bytes: not UTF-8")
+            continue
+        if problem is not None:
+            if end > start:  # a quote that never closed swallowed the lines after this one
+                source.replay.extendleft(reversed(consumed[1:]))
+                problem += f" (a quote on line {start} does not close; lines {start + 1}-{end} are read again)"
+            yield Reject(lines.source, start, problem)
         elif len(row) != len(header):
             yield Reject(lines.source, start, f"expected {len(header)} columns, found {len(row)}")
         else:

@@ -6,7 +6,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -20,9 +19,12 @@ from cli.common_options import (
     kinds_from_option,
     load_user_perturbations,
 )
-from cli.errors import UsageError, reported_errors
+from cli.console import print_table
+from cli.errors import DataError, UsageError, reported_errors
+from cli.perturb_stream import failure
 from cli.spacy_model import load_parser
 from perturb import ParsedReport, PerturbationResult, apply_many
+from perturb.parser import text_problem, unicode_problem
 
 MOVED = "bold yellow"
 REPLACED = "bold magenta"
@@ -68,12 +70,24 @@ def show_command(
         load_user_perturbations(plugins)
         names = kinds_from_option(kinds)
         if text == "-":
-            text = sys.stdin.read()
+            try:
+                text = sys.stdin.buffer.read().decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UsageError(f"stdin is not UTF-8 (byte 0x{err.object[err.start]:02x} at {err.start})") from None
         if not text.strip():
             raise UsageError("the report is empty")
+        if problem := text_problem(text):
+            raise UsageError(f"the report is {problem}")
+        if key is not None and (problem := unicode_problem(key)):
+            raise UsageError(f"--id is {problem}")
         report = load_parser(model).parse(text)
-        results = apply_many(report, names, seed=seed, scope=scope, key=key)
-        Console().print(comparison_table(report, results))
+        results = []
+        for name in names:
+            try:
+                results += apply_many(report, [name], seed=seed, scope=scope, key=key)
+            except Exception as err:  # a plugin's perturbation: its error, not a traceback
+                raise DataError(f"perturbation {name!r} failed on this report: {failure(err)}") from None
+        print_table(comparison_table(report, results))
 
 
 def comparison_table(report: ParsedReport, results: list[PerturbationResult]) -> Table:

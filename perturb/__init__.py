@@ -17,6 +17,7 @@ from perturb.registry import (
     get,
     load_plugins,
     register,
+    register_set,
     resolve_kinds,
 )
 from perturb.rendering import render
@@ -26,6 +27,10 @@ __version__ = "0.1.0"
 
 #: The nine perturbations of the paper, in its order.
 PAPER_KINDS = tuple(PERTURBATIONS)
+register_set("paper", PAPER_KINDS)
+
+# The four clinical edits register after the paper's nine (`perturb.clinical`).
+from perturb.clinical import CLINICAL_KINDS  # noqa: E402
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
@@ -38,6 +43,7 @@ def __getattr__(name: str):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
+    "CLINICAL_KINDS",
     "PAPER_KINDS",
     "PERTURBATIONS",
     "SCOPES",
@@ -58,6 +64,7 @@ __all__ = [
     "get",
     "load_plugins",
     "register",
+    "register_set",
     "render",
     "resolve_kinds",
     "resolve_model",

@@ -1,5 +1,10 @@
-"""Adjective antonyms: a curated clinical lexicon shipped with the package, plus WordNet when its
-data is already installed (it is never downloaded)."""
+"""Adjective antonyms in the language of reports: a curated clinical lexicon shipped with the
+package, plus WordNet when its data is already installed (it is never downloaded).
+
+A partner no report uses would give its negative away by vocabulary alone, so both members of
+every lexicon pair occur in the Open-I training reports, and WordNet may only add partners from the
+lexicon's vocabulary list (`data/report_vocabulary.txt`: the words of those reports).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,14 @@ def _read_lexicon() -> dict[str, str]:
     return pairs
 
 
+def _read_vocabulary() -> frozenset[str]:
+    text = resources.files("perturb").joinpath("data/report_vocabulary.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
 LEXICON: dict[str, str] = _read_lexicon()
+#: The words a partner from WordNet must be one of.
+VOCABULARY: frozenset[str] = _read_vocabulary()
 
 
 def _wordnet_data_may_exist() -> bool:
@@ -73,13 +85,14 @@ def _wordnet_antonym(word: str) -> str | None:
         for lemma in synset.lemmas()
         if lemma.name().lower() == word
         for ant in lemma.antonyms()
-        if ant.name().isalpha()
+        if ant.name().lower() in VOCABULARY
     )
     return found[0].lower() if found else None
 
 
 def antonym_of(word: str) -> str | None:
-    """The antonym of a lower-case adjective, or None. The lexicon wins over WordNet."""
+    """The antonym of a lower-case adjective, or None. The lexicon wins over WordNet, whose
+    partners must be in `VOCABULARY`."""
     partner = LEXICON.get(word)
     if partner is None and word.isalpha():
         partner = _wordnet_antonym(word)

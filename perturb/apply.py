@@ -49,11 +49,8 @@ def _draw(
         tokens = render(report, source_index, replacements)
         text = join(tokens, report.whitespace)
         if text != layout.text:
-            made = (
-                tuple(Replacement(i, report.tokens[i], tokens[i]) for i in sorted(replacements))
-                if replacements
-                else ()
-            )
+            slots = sorted({layout.head[i] for i in replacements})
+            made = tuple(Replacement(slot, layout.tokens[slot], tokens[slot]) for slot in slots)
             return PerturbationResult(spec.name, text, True, source_index, made, draw, report, tokens)
     return _not_applicable(layout, spec.name, draw)
 

@@ -2,14 +2,18 @@
 training workers never parse again — and never need spaCy.
 
 One line per record: `{"key", "text_sha1", "parsed": ParsedReport.to_dict()}`. A lookup gives None
-when the key is missing or when the record's text changed since it was parsed.
+when the key is missing, when the record's text changed since it was parsed, or when the cached
+parse does not spell out that text token by token (a cache edited or mixed up by hand): a cache
+can cost a parse, never give one report another's words.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -35,15 +39,21 @@ class ParseCache:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "ParseCache":
         entries: dict[str, tuple[str, ParsedReport]] = {}
-        with open_text(path) as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    entries[str(row["key"])] = (row["text_sha1"], ParsedReport.from_dict(row["parsed"]))
-                except (ValueError, KeyError, TypeError) as err:
-                    raise ParseCacheError(f"{path}:{lineno}: not a parse-cache row ({err})") from None
+        lineno = 0
+        try:
+            with open_text(path) as handle:
+                for lineno, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                        entries[str(row["key"])] = (row["text_sha1"], ParsedReport.from_dict(row["parsed"]))
+                    except (ValueError, KeyError, TypeError) as err:
+                        raise ParseCacheError(f"{path}:{lineno}: not a parse-cache row ({err})") from None
+        except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+            raise ParseCacheError(f"{path}:{lineno + 1}: truncated or corrupt gzip file ({err})") from None
+        except UnicodeDecodeError:
+            raise ParseCacheError(f"{path}:{lineno + 1}: not UTF-8, not a parse cache") from None
         return cls(entries)
 
     def __len__(self) -> int:
@@ -71,9 +81,14 @@ class ParseCache:
         if hit is None:
             return None
         digest, parsed = hit
-        if text is not None and text_digest(text) != digest:
+        if text is not None and (text_digest(text) != digest or not spells(parsed, text)):
             return None
         return parsed
+
+
+def spells(parsed: ParsedReport, text: str) -> bool:
+    """Whether the parse's tokens and their whitespace are `text` (spaCy never drops a character)."""
+    return "".join(token + space for token, space in zip(parsed.tokens, parsed.whitespace)) == text
 
 
 class ParseCacheWriter:

@@ -21,7 +21,8 @@ from perturb.registry import Edit, PerturbFn, register
 
 
 class PackedEdit(NamedTuple):
-    """`source_index[g]`: the global position whose word lands at global position g.
+    """`source_index[g]`: the global slot whose written word lands at global slot g (every other
+    position maps to itself; see `perturb.registry.Edit`).
     `replacements`: the word replacements, either as a `Substitute` — the candidates chosen in
     this draw (fast: `Candidates.of` renders each report's candidates once) — or as one mapping
     per report (local position → new word, or None for none), or None for none at all.

@@ -1,9 +1,10 @@
 """The nine perturbations of the paper, registered under their published names.
 
 Each is a pure function of (report, rng, scope): it never parses and never touches global random
-state. Words move only among word positions; punctuation and whitespace keep theirs. The random
-kinds are batch kernels (`perturb.kernels`): a sort key per word — its unit, then counter-based
-noise — permutes the words within every unit of every report in the pack in one `argsort`.
+state. Written words (`perturb.words`: "left-sided" is one) move only among word slots;
+punctuation and whitespace keep theirs. The random kinds are batch kernels (`perturb.kernels`): a
+sort key per word — its unit, then counter-based noise — permutes the words within every unit of
+every report in the pack in one `argsort`.
 The two deterministic kinds ignore the noise; their result is remembered per report.
 """
 

@@ -19,51 +19,58 @@ from perturb.layout import SCOPES, Layout
 from perturb.memo import Memo
 from perturb.parsed import ParsedReport
 from perturb.registry import PosClass
-from perturb.rendering import replacement_form
+from perturb.rendering import written_with
 from perturb.result import Replacement
 from perturb.units import WORD_ROWS, Units, counting, exclusive_cumsum
 
 _FIRST = np.zeros(1, dtype=np.int64)
 _NO_POSITIONS = np.zeros(0, dtype=np.int64)
-#: A report's candidate replacements: (position, new word) pairs in position order.
+#: A report's candidate replacements: (token position, new word) pairs in position order.
 FindCandidates = Callable[[ParsedReport], Sequence[tuple[int, str]]]
 
 
 class _ReportCandidates(NamedTuple):
-    """One report's candidates: local positions, new words, `Replacement`s (each word as rendered
-    at its position) and the bytes the renderer writes there (that and the position's whitespace)."""
+    """One report's candidates, one per written word they touch: its slot (local position), its
+    token replacements, its `Replacement` (the written word before and after) and the bytes the
+    renderer writes at the slot (that word and the slot's whitespace)."""
 
     positions: np.ndarray
-    words: list[str]
+    edits: list[tuple[tuple[int, str], ...]]
     replacements: list[Replacement]
     pieces: list[bytes]
 
     @classmethod
     def of(cls, report: ParsedReport, pairs: Sequence[tuple[int, str]]) -> _ReportCandidates:
-        forms = [replacement_form(report, position, word) for position, word in pairs]
-        positions = [position for position, _ in pairs]
+        layout = report.layout
+        by_slot: dict[int, list[tuple[int, str]]] = {}
+        for position, word in pairs:
+            by_slot.setdefault(layout.head[position], []).append((position, word))
+        slots = sorted(by_slot)
+        edits = [tuple(by_slot[slot]) for slot in slots]
+        written = [written_with(report, slot, dict(edit)) for slot, edit in zip(slots, edits)]
         return cls(
-            np.array(positions, dtype=np.int64),
-            [word for _, word in pairs],
-            [Replacement(i, report.tokens[i], form) for i, form in zip(positions, forms)],
-            [(form + report.whitespace[i]).encode("utf-8", "surrogatepass") for i, form in zip(positions, forms)],
+            np.array(slots, dtype=np.int64),
+            edits,
+            [Replacement(slot, layout.tokens[slot], new) for slot, new in zip(slots, written)],
+            [(new + report.whitespace[slot]).encode("utf-8", "surrogatepass") for slot, new in zip(slots, written)],
         )
 
 
 class Candidates(Memo):
-    """Word replacements a kernel may make in a pack, in global position order: candidate k puts
-    `words[k]` at global position `positions[k]` (`local[k]` in its report) of report `owner[k]`;
-    `replacements[k]` says so as the result reports it and `pieces[k]` is what the renderer writes
-    there. A draw picks some with a boolean mask (`Substitute`)."""
+    """Word replacements a kernel may make in a pack, one candidate per written word, in global
+    position order: candidate k makes the token replacements `edits[k]` (local position → new
+    word) in the written word at global slot `positions[k]` (`local[k]` in its report) of report
+    `owner[k]`; `replacements[k]` says so as the result reports it and `pieces[k]` is what the
+    renderer writes there. A draw picks some with a boolean mask (`Substitute`)."""
 
-    __slots__ = ("positions", "local", "owner", "words", "replacements", "pieces", "_memo")
+    __slots__ = ("positions", "local", "owner", "edits", "replacements", "pieces", "_memo")
 
     def __init__(self, pack: Pack, parts: Sequence[_ReportCandidates]) -> None:
-        counts = np.fromiter((len(part.words) for part in parts), np.int64, len(parts))
+        counts = np.fromiter((len(part.edits) for part in parts), np.int64, len(parts))
         self.local = np.concatenate([_NO_POSITIONS, *(part.positions for part in parts)])
         self.owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
         self.positions = self.local + pack.starts[self.owner]
-        self.words = list(chain.from_iterable(part.words for part in parts))
+        self.edits = list(chain.from_iterable(part.edits for part in parts))
         self.replacements = list(chain.from_iterable(part.replacements for part in parts))
         self.pieces = list(chain.from_iterable(part.pieces for part in parts))
         self._memo: dict[object, object] = {}
@@ -93,7 +100,7 @@ class Substitute(NamedTuple):
             for layout, replaced in zip(pack.layouts, replacements)
         ]
         candidates = Candidates(pack, parts)
-        return cls(candidates, np.ones(len(candidates.words), dtype=bool))
+        return cls(candidates, np.ones(len(candidates.edits), dtype=bool))
 
     def per_report(self, n_reports: int) -> list[tuple[Replacement, ...]]:
         """The chosen candidates' `Replacement`s, report by report."""
@@ -103,9 +110,9 @@ class Substitute(NamedTuple):
         return [tuple(made[a:b]) for a, b in zip([0, *ends], ends)]
 
     def mapping(self, report: int) -> dict[int, str]:
-        """Report `report`'s chosen replacements as local position → new word."""
+        """Report `report`'s chosen token replacements as local position → new word."""
         picked = np.flatnonzero(self.chosen & (self.candidates.owner == report)).tolist()
-        return {int(self.candidates.local[k]): self.candidates.words[k] for k in picked}
+        return {position: word for k in picked for position, word in self.candidates.edits[k]}
 
 
 class Pack(Memo):

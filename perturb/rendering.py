@@ -26,21 +26,48 @@ def render(
 
 
 def replacement_form(report: ParsedReport, position: int, word: str) -> str:
-    """A replacement word as position `position` renders it: capitalised where the position is,
-    all caps where the original was an acronym."""
+    """A replacement word for the token at `position`, before its written word takes the slot's
+    case: all caps where the original token was an acronym, else as given."""
     original = report.tokens[position]
-    if original.isupper() and len(original) > 1:
-        return word.upper()
-    return render_like(word, report.layout.capital[position])
+    return word.upper() if original.isupper() and len(original) > 1 else word
+
+
+def written_with(report: ParsedReport, slot: int, edits: Mapping[int, str]) -> str:
+    """The written word at `slot` with its tokens replaced as `edits` says (token position → new
+    word; "left-sided" with "right" for "left" is "right-sided"), in the slot's case — unless the
+    original word keeps a capital of its own, as acronyms do. At free-standing punctuation, the
+    new word alone."""
+    layout = report.layout
+    start, end = layout.span(slot)
+    if end - start == 1:
+        written = replacement_form(report, slot, edits[slot])
+    else:
+        written = "".join(
+            replacement_form(report, i, edits[i]) if i in edits else report.tokens[i] for i in range(start, end)
+        )
+    if layout.keeps_case(slot):
+        return written
+    return render_like(written, layout.capital[slot])
+
+
+def replaced_words(report: ParsedReport, replacements: Mapping[int, str]) -> dict[int, str]:
+    """Each written word that `replacements` (token position → new word) touch, by its slot, as
+    `written_with` writes it. A replacement rewrites the written word that held the token in the
+    original, whatever moved."""
+    head = report.layout.head
+    by_slot: dict[int, dict[int, str]] = {}
+    for position, word in replacements.items():
+        by_slot.setdefault(head[position], {})[position] = word
+    return {slot: written_with(report, slot, edits) for slot, edits in sorted(by_slot.items())}
 
 
 def edited_tokens(
     report: ParsedReport, tokens: tuple[str, ...], replacements: Mapping[int, str]
 ) -> tuple[str, ...]:
-    """`tokens` with the replacement words put in, each in its position's case."""
+    """`tokens` with the written words that `replacements` touch rewritten (`replaced_words`)."""
     edited = list(tokens)
-    for i, word in replacements.items():
-        edited[i] = replacement_form(report, i, word)
+    for slot, written in replaced_words(report, replacements).items():
+        edited[slot] = written
     return tuple(edited)
 
 

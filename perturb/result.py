@@ -26,8 +26,12 @@ class Replacement(NamedTuple):
 class PerturbationResult(tuple):
     """One negative. When `applicable` is False, `text` is the original and nothing moved.
 
-    `source_index[i]`: the input position whose word is at output position i; `tokens`: the
-    output tokens; `replacements`: words replaced (position, old, new as rendered).
+    `source_index[i]`: the input slot whose written word is at output slot i (`Layout.words`;
+    a glued word such as "left-sided" moves whole from its first word token); `tokens`: one entry
+    per input token: at each slot the whole written word that landed there, "" at the written
+    word's other tokens, punctuation and whitespace tokens as they were — so
+    `"".join(t + w for t, w in zip(tokens, report.whitespace)) == text`; `replacements`: the
+    written words rewritten (slot, old, new, as written).
 
     A tuple underneath, so that a batch makes thousands of them without running Python code for
     each (`PerturbationResult.make`); what it stores is read through the named properties.

@@ -2,7 +2,9 @@
 own perturbations exactly as radperturb tests its nine.
 
 Each `check_*` raises `AssertionError` with a message naming the broken invariant; `check_invariants`
-runs every check that applies to a perturbation's spec.
+runs every check that applies to a perturbation's spec. The strategies generate what real reports
+hold and taggers get wrong: glued words ("left" "-" "sided", "patient" "'s"), sentence starts the
+parse does not mark, capitalised words tagged PROPN, acronyms, digits and quotes at sentence starts.
 """
 
 from __future__ import annotations
@@ -15,19 +17,24 @@ from hypothesis import strategies as st
 from perturb.antonyms import antonym_of
 from perturb.apply import apply
 from perturb.batch import apply_batch
+from perturb.clinical.testing import CLINICAL_CHECKS
+from perturb.leaks import casing_anomalies, word_forms
 from perturb.parsed import ParsedReport
 from perturb.registry import PerturbationSpec, get
 from perturb.result import PerturbationResult
+from perturb.words import SEPARATORS
 
-COARSE_POS = ("NOUN", "PROPN", "ADJ", "VERB", "AUX", "DET", "ADP", "ADV", "PRON", "NUM", "CCONJ")
-PUNCTUATION = (".", ",", ":", ";", "-", "(", ")", "/")
+COARSE_POS = ("NOUN", "PROPN", "ADJ", "VERB", "AUX", "DET", "ADP", "ADV", "PRON", "NUM", "CCONJ", "PART")
+PUNCTUATION = (".", ",", ":", ";", "-", "(", ")", "/", '"', "'", "!", "?")
 
-#: Words typical of chest X-ray reports, mixed with arbitrary unicode by `words()`.
+#: Words typical of chest X-ray reports (with the pieces a tokenizer splits off glued words),
+#: mixed with arbitrary unicode by `words()`.
 REPORT_WORDS = (
     "heart", "size", "normal", "no", "pleural", "effusion", "left", "right", "mild", "severe",
     "cardiomegaly", "lungs", "clear", "small", "large", "acute", "chronic", "AP", "COPD", "T2/FLAIR",
     "and/or", "is", "are", "there", "the", "a", "of", "with", "without", "increased", "decreased",
-    "XXXX", "Heart", "Mild", "No",
+    "XXXX", "Heart", "Mild", "No", "Prominence", "Vague", "Negative", "sided", "'s", "n't", "can",
+    "not", "x", "ray", "1", "2", "I",
 )
 
 
@@ -43,15 +50,21 @@ def words() -> st.SearchStrategy[str]:
 
 @st.composite
 def parsed_reports(draw: st.DrawFn, min_tokens: int = 0, max_tokens: int = 60) -> ParsedReport:
-    """ParsedReports made directly (no spaCy): words with random coarse POS, punctuation, sentences
-    of random length, varied whitespace."""
+    """ParsedReports made directly (no spaCy): words with random coarse POS (PROPN included, for
+    any word), punctuation, blank-line tokens, sentences of random length that need not agree with
+    the punctuation, varied whitespace — a quarter of the tokens touch the next one, so glued
+    words are common."""
     n = draw(st.integers(min_tokens, max_tokens))
     tokens: list[str] = []
     pos: list[str] = []
     for _ in range(n):
-        if draw(st.integers(0, 5)) == 0:
+        choice = draw(st.integers(0, 11))
+        if choice < 2:
             tokens.append(draw(st.sampled_from(PUNCTUATION)))
             pos.append("PUNCT")
+        elif choice == 2:
+            tokens.append("\n\n")
+            pos.append("SPACE")
         else:
             tokens.append(draw(words()))
             pos.append(draw(st.sampled_from(COARSE_POS)))
@@ -71,6 +84,12 @@ def _lower(tokens: tuple[str, ...] | list[str]) -> list[str]:
     return [t.lower() for t in tokens]
 
 
+def check_original_as_written(report: ParsedReport) -> None:
+    """The case rule renders an original exactly as it was written."""
+    written = "".join(t + w for t, w in zip(report.tokens, report.whitespace))
+    assert report.text == written, f"the original renders as {report.text!r}, not as written {written!r}"
+
+
 def check_token_count(report: ParsedReport, result: PerturbationResult) -> None:
     assert len(result.tokens) == len(report.tokens), (
         f"{result.kind}: token count changed {len(report.tokens)} → {len(result.tokens)}"
@@ -78,8 +97,40 @@ def check_token_count(report: ParsedReport, result: PerturbationResult) -> None:
 
 
 def check_word_multiset(report: ParsedReport, result: PerturbationResult) -> None:
-    assert Counter(_lower(result.tokens)) == Counter(_lower(report.tokens)), (
+    """The written words (`result.tokens` holds each at its slot, "" at its other tokens), case-
+    folded, are the original's."""
+    assert Counter(_lower(result.tokens)) == Counter(_lower(report.layout.tokens)), (
         f"{result.kind}: the (case-folded) word multiset changed"
+    )
+
+
+def check_written_words_whole(report: ParsedReport, result: PerturbationResult) -> None:
+    """The text's word forms (`perturb.leaks.word_forms`), case-folded, are the original's: glued
+    tokens ("left-sided", "patient's", "cannot") moved as one and nothing moved into a glued slot."""
+    ours, theirs = Counter(word_forms(result.text)), Counter(word_forms(report.text))
+    assert ours == theirs, (
+        f"{result.kind}: written words broken or glued: {sorted((ours - theirs).elements())} appeared, "
+        f"{sorted((theirs - ours).elements())} went"
+    )
+
+
+def check_casing(report: ParsedReport, result: PerturbationResult) -> None:
+    """No more lower-case sentence starts and no more capitals inside sentences than the original
+    (`perturb.leaks.casing_anomalies`): case belongs to the slot. Not checked where a word token
+    carries a separator of its own ("Dr.", "e.g.", '"a'): moving it moves a sentence break or the
+    letter a reader sees first, which no rule of slots can follow."""
+    layout = report.layout
+    carried = (report.tokens[i] for slot in layout.words for i in range(*layout.span(slot)))
+    if any(ch in SEPARATORS for token in carried for ch in token):
+        return
+    ours, theirs = casing_anomalies(result.text), casing_anomalies(report.text)
+    assert ours.lower_starts <= theirs.lower_starts, (
+        f"{result.kind}: {ours.lower_starts} sentence starts in lower case, the original has "
+        f"{theirs.lower_starts}: {result.text!r}"
+    )
+    assert ours.inner_capitals <= theirs.inner_capitals, (
+        f"{result.kind}: {ours.inner_capitals} capitals inside sentences, the original has "
+        f"{theirs.inner_capitals}: {result.text!r}"
     )
 
 
@@ -166,19 +217,25 @@ def check_involution(
         return
     again = apply(as_report(report, result), result.kind, seed=seed, scope=scope)
     back = again.tokens if again.applicable else result.tokens
-    assert _lower(back) == _lower(report.tokens), f"{result.kind}: not an involution"
+    assert _lower(back) == _lower(report.layout.tokens), f"{result.kind}: not an involution"
 
 
 def check_antonyms(report: ParsedReport, result: PerturbationResult) -> None:
-    """Replacements touch adjectives only, each to its lexicon partner; nothing moves."""
+    """Replacements touch adjectives only, each to its lexicon partner within its written word
+    ("left-sided" → "right-sided"); nothing moves."""
     assert not result.moved, f"{result.kind}: words moved"
+    layout = report.layout
     replaced = {r.position for r in result.replacements}
     for r in result.replacements:
         assert report.pos[r.position] == "ADJ", f"{result.kind}: replaced non-adjective {r.old!r}"
-        assert r.new.lower() == antonym_of(r.old.lower()), (
-            f"{result.kind}: {r.old!r} → {r.new!r} is not its antonym"
+        partner = antonym_of(report.tokens[r.position].lower())
+        assert partner is not None, f"{result.kind}: {report.tokens[r.position]!r} has no antonym"
+        start, end = layout.span(r.position)
+        expected = "".join(partner if i == r.position else report.tokens[i] for i in range(start, end))
+        assert r.old == layout.tokens[r.position] and r.new.lower() == expected.lower(), (
+            f"{result.kind}: {r.old!r} → {r.new!r} is not its antonym {expected!r}"
         )
-    for i, (a, b) in enumerate(zip(report.tokens, result.tokens)):
+    for i, (a, b) in enumerate(zip(layout.tokens, result.tokens)):
         if i not in replaced:
             assert a.lower() == b.lower(), f"{result.kind}: {a!r} changed without a replacement"
 
@@ -190,6 +247,7 @@ SPECIFIC_CHECKS = {
     "reverse_sentence": check_involution,
     "swap_adjacent_words": check_involution,
     "replace_adjectives_with_antonyms": lambda r, res, scope, seed: check_antonyms(r, res),
+    **CLINICAL_CHECKS,  # only the mention changes, and undoing it restores the original
 }
 
 
@@ -198,11 +256,14 @@ def check_invariants(
 ) -> None:
     """Every invariant that applies to `result.kind`'s spec."""
     spec = get(result.kind)
+    check_original_as_written(report)
     check_token_count(report, result)
     check_differs(report, result)
     check_punctuation_fixed(report, result)
+    check_casing(report, result)
     if spec.word_preserving:
         check_word_multiset(report, result)
+        check_written_words_whole(report, result)
     check_pos_classes(report, result, spec)
     if scope == "sentence":
         check_sentences_kept(report, result)

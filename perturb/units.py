@@ -23,16 +23,19 @@ from perturb.registry import PosClass
 POSITION, SENTENCE, COUNTER, POS_CODE, FORM = range(5)
 WORD_ROWS = 5
 
-_POS_CODES: dict[str, int] = {}
 
-
-def pos_code(tag: str) -> int:
-    """A small integer per coarse POS tag (assigned on first sight; only compared within one
+class _Codes(dict):
+    """A small integer per coarse POS tag, assigned on first sight (only compared within one
     process, never stored)."""
-    code = _POS_CODES.get(tag)
-    if code is None:
-        code = _POS_CODES[tag] = len(_POS_CODES)
-    return code
+
+    def __missing__(self, tag: str) -> int:
+        code = self[tag] = len(self)
+        return code
+
+
+_POS_CODES = _Codes()
+#: `pos_code(tag)`: the code of a coarse POS tag (a dict lookup: it runs for every word).
+pos_code = _POS_CODES.__getitem__
 
 
 @lru_cache(maxsize=256)

@@ -12,13 +12,14 @@ $RP perturb data_samples/reports.jsonl -o "$OUT/corpus.jsonl" --per-kind 2 --see
     --cache-parses "$OUT/parses.jsonl.gz"
 head -c 600 "$OUT/corpus.jsonl"; echo; echo
 
-echo "== 2. one report and its nine perturbations"
+echo "== 2. one report and its perturbations: the paper's nine and the four clinical edits"
 $RP show "Small left pleural effusion. No pneumothorax. Mild cardiomegaly." --seed 0
 
 echo "== 3. phantom radiographs rendered from the reports' MeSH tags, with a train/valid/test split"
 $RP data phantoms --reports data_samples/reports.jsonl --out "$OUT/phantoms" --size 64 -q
 
-echo "== 4. a short pretraining run (tiny encoders, all three losses, negatives drawn afresh each step)"
+echo "== 4. a short pretraining run (tiny encoders, all three losses, negatives of the paper's nine kinds drawn"
+echo "      afresh each step)"
 $RP pretrain "$OUT/phantoms/manifest.jsonl" -o "$OUT/run" --parse-cache "$OUT/parses.jsonl.gz" \
     --image-encoder tiny-resnet --text-encoder tiny-bert --image-size 64 --embed-dim 32 \
     --batch-size 8 -K 4 --max-steps 60 --lr-encoders 1e-3 --lr-heads 1e-3 --log-every 5 \

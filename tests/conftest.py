@@ -31,13 +31,19 @@ def sample_texts() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def openi_texts() -> list[str]:
-    from perturb.openi import OpenIUnavailable, load_openi
+def openi_reports():
+    """All Open-I reports (`pretrain.data.openi.OpenIReport`), or a skip with the reason."""
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     try:
-        reports = load_openi()
+        return load_openi()
     except OpenIUnavailable as err:
         pytest.skip(f"Open-I reports unavailable: {err}")
+
+
+@pytest.fixture(scope="session")
+def openi_texts(openi_reports) -> list[str]:
+    reports = openi_reports
     step = max(1, len(reports) // OPENI_SAMPLE)
     return [r.text for r in reports[::step] if r.text][:OPENI_SAMPLE]
 

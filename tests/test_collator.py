@@ -14,8 +14,9 @@ import torch
 
 from perturb import PERTURBATIONS, ParsedReport
 from perturb.cache import ParseCache, write_parse_cache
-from pretrain.collator import CollatorError, PerturbationCollator, epoch_seed, tokenize_reports
-from pretrain.encoders import load_tokenizer
+from pretrain.model.encoders import load_tokenizer
+from pretrain.model.text import tokenize_reports
+from pretrain.train.collator import CollatorError, PerturbationCollator, epoch_seed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,7 +55,7 @@ def _decoded(tokenizer, batch, row):
 
 
 def test_batch_layout(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=4, parse_cache=cache, seed=3)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=4, seed=3)
     batch = collate(_items(records, 5))
     b, v, length = batch["input_ids"].shape
     assert (b, v) == (5, 5)
@@ -72,7 +73,7 @@ def test_batch_layout(tokenizer, records, cache):
 
 
 def test_original_is_rendered_like_its_negatives_and_negatives_differ(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=9, parse_cache=cache)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=9)
     batch = collate(_items(records, 4))
     for row, (_, _, parsed) in enumerate(records[:4]):
         texts = _decoded(tokenizer, batch, row)
@@ -84,20 +85,20 @@ def test_original_is_rendered_like_its_negatives_and_negatives_differ(tokenizer,
 
 
 def test_negatives_are_reproducible_and_new_each_epoch(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=6, parse_cache=cache, seed=11)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=6, seed=11)
     first = collate(_items(records))
     assert torch.equal(collate(_items(records))["input_ids"], first["input_ids"])
     collate.set_epoch(1)
     second = collate(_items(records))
     assert not torch.equal(second["input_ids"][:, 1:], first["input_ids"][:, 1:])
-    again = PerturbationCollator(tokenizer, k_negatives=6, parse_cache=cache, seed=11)
+    again = PerturbationCollator(tokenizer, cache.get, k_negatives=6, seed=11)
     again.set_epoch(1)
     assert torch.equal(again(_items(records))["input_ids"], second["input_ids"])
     assert epoch_seed(11, 0) != epoch_seed(11, 1) != epoch_seed(12, 1)
 
 
 def test_a_records_negatives_do_not_depend_on_its_batch(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=5, parse_cache=cache, seed=2)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=5, seed=2)
     items = _items(records, 6)
     together = collate(items)
     alone = collate(items[4:5])
@@ -108,19 +109,19 @@ def test_a_records_negatives_do_not_depend_on_its_batch(tokenizer, records, cach
 
 def test_without_replacement_deals_every_kind_before_repeating(tokenizer, records, cache):
     n = len(PERTURBATIONS)
-    collate = PerturbationCollator(tokenizer, k_negatives=n + 3, parse_cache=cache)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=n + 3)
     for key in ("a", "b", "c"):
         picks = collate.draw_kinds(key)
         assert Counter(name for name, _ in picks[:n]) == Counter(list(PERTURBATIONS))
         assert [d for _, d in picks] == [0] * n + [1] * 3
-    few = PerturbationCollator(tokenizer, k_negatives=3, kinds="shuffle_all_words,reverse_sentence,"
-                               "swap_adjacent_words,shuffle_trigrams", parse_cache=cache)
+    few = PerturbationCollator(tokenizer, cache.get, k_negatives=3, kinds="shuffle_all_words,reverse_sentence,"
+                               "swap_adjacent_words,shuffle_trigrams")
     assert len({name for name, _ in few.draw_kinds("x")}) == 3
 
 
 def test_with_replacement_repeats_kinds_with_new_draws(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=30, kinds="shuffle_all_words,reverse_sentence",
-                                   with_replacement=True, parse_cache=cache)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=30, kinds="shuffle_all_words,reverse_sentence",
+                                   with_replacement=True)
     picks = collate.draw_kinds("r0")
     for name in ("shuffle_all_words", "reverse_sentence"):
         draws = [d for k, d in picks if k == name]
@@ -134,7 +135,7 @@ def test_with_replacement_repeats_kinds_with_new_draws(tokenizer, records, cache
 
 
 def test_inapplicable_kinds_are_marked_invalid(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=9, parse_cache=cache)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=9, kinds="paper")
     batch = collate(_items(records[-1:], 1))  # "Normal.": one word, nothing to move
     valid = dict(zip(batch["kinds"][0], batch["neg_valid"][0, 1:].tolist()))
     assert valid.pop("replace_adjectives_with_antonyms")  # "Abnormal."
@@ -142,7 +143,7 @@ def test_inapplicable_kinds_are_marked_invalid(tokenizer, records, cache):
 
 
 def test_missing_or_changed_records_are_named(tokenizer, records, cache):
-    collate = PerturbationCollator(tokenizer, k_negatives=2, parse_cache=cache)
+    collate = PerturbationCollator(tokenizer, cache.get, k_negatives=2)
     items = _items(records, 2)
     items[1]["text"] += " Edited."
     with pytest.raises(CollatorError, match="'r1'"):
@@ -151,15 +152,15 @@ def test_missing_or_changed_records_are_named(tokenizer, records, cache):
         collate([{"id": "e", "image": torch.zeros(3, 8, 8), "text": "  ", "tags": []}])
 
 
-def test_lazy_parsing_without_a_cache_matches_the_cache(tokenizer, records, cache):
-    cached = PerturbationCollator(tokenizer, k_negatives=4, parse_cache=cache)(_items(records, 3))
-    lazy = PerturbationCollator(tokenizer, k_negatives=4)(_items(records, 3))
+def test_lazy_parsing_without_a_cache_matches_the_cache(tokenizer, records, cache, parser):
+    cached = PerturbationCollator(tokenizer, cache.get, k_negatives=4)(_items(records, 3))
+    lazy = PerturbationCollator(tokenizer, lambda _key, text: parser.parse(text), k_negatives=4)(_items(records, 3))
     assert torch.equal(cached["input_ids"], lazy["input_ids"])
     assert torch.equal(cached["neg_valid"], lazy["neg_valid"])
 
 
 def test_tokenize_reports_is_the_training_tokenisation(tokenizer, records, cache):
-    batch = PerturbationCollator(tokenizer, k_negatives=0, parse_cache=cache)(_items(records, 4))
+    batch = PerturbationCollator(tokenizer, cache.get, k_negatives=0)(_items(records, 4))
     alone = tokenize_reports(tokenizer, [p.text for _, _, p in records[:4]], 128)
     for name in ("input_ids", "attention_mask", "word_ids"):
         assert torch.equal(batch[name][:, 0], alone[name])
@@ -179,12 +180,13 @@ BLOCKED_SPACY = textwrap.dedent(
 
     import torch
     from torch.utils.data import DataLoader
-    from pretrain.collator import PerturbationCollator
-    from pretrain.encoders import load_tokenizer
+    from perturb.cache import ParseCache
+    from pretrain.model.encoders import load_tokenizer
+    from pretrain.train.collator import PerturbationCollator
 
     cache_path, texts = sys.argv[1], sys.argv[2:]
     items = [{"id": f"r{i}", "image": torch.zeros(3, 4, 4), "text": t, "tags": []} for i, t in enumerate(texts)]
-    collate = PerturbationCollator(load_tokenizer("minilm"), k_negatives=3, parse_cache=cache_path)
+    collate = PerturbationCollator(load_tokenizer("minilm"), ParseCache.load(cache_path).get, k_negatives=3)
     loader = DataLoader(items, batch_size=2, collate_fn=collate, num_workers=1)
     batches = list(loader)
     assert "spacy" not in sys.modules

@@ -78,7 +78,7 @@ def test_phantoms_with_two_workers(tmp_path):
 
 
 def test_gallery_shows_every_drawable_finding(tmp_path):
-    from pretrain.data.gallery import gallery_tags
+    from pretrain.phantoms.gallery import gallery_tags
 
     result = run("data", "phantoms", "--gallery", str(tmp_path / "g.png"))
     assert result.exit_code == 0, result.output

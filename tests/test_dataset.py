@@ -11,8 +11,8 @@ from PIL import Image
 
 from pretrain.data import ManifestDataset, ManifestRow, collate_pairs, write_manifest
 from pretrain.data.images import ImageError, load_image
-from pretrain.data.phantom import render_phantom, save_png
 from pretrain.data.transforms import IMAGE_MEAN, IMAGE_STD, XrayTransform
+from pretrain.phantoms.phantom import render_phantom, save_png
 
 
 @pytest.fixture()

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import perturb
-from perturb.antonyms import LEXICON, antonym_of
+import perturb.parser
+from perturb import antonyms
+from perturb.antonyms import LEXICON, VOCABULARY, antonym_of
 from perturb.casing import case_forms
 
 PAPER_NAMES = [
@@ -173,6 +175,49 @@ def test_antonym_lexicon_is_symmetric_and_replacements_use_it(parser):
     assert len(seen) >= 2  # random non-empty subsets: several adjectives get their turn
 
 
+def test_every_lexicon_word_is_a_word_the_reports_use():
+    assert sorted(w for w in LEXICON if w not in VOCABULARY) == []
+    assert len(VOCABULARY) > 1000 and "effusion" in VOCABULARY
+
+
+def test_wordnet_may_only_add_partners_from_the_vocabulary(monkeypatch):
+    """WordNet's data cannot be fetched here: a stand-in with its reader's shape gives "wet" two
+    antonyms, one that reports use and one that they do not."""
+
+    class Lemma:
+        def __init__(self, name, antonyms=()):
+            self._name, self._antonyms = name, antonyms
+
+        def name(self):
+            return self._name
+
+        def antonyms(self):
+            return [Lemma(a) for a in self._antonyms]
+
+    class Synset:
+        def __init__(self, lemma):
+            self._lemma = lemma
+
+        def lemmas(self):
+            return [self._lemma]
+
+    class WordNet:
+        table = {"wet": ["aardvarkish", "dry"], "mossy": ["unmossy"]}
+
+        def synsets(self, word, pos):
+            return [Synset(Lemma(word, self.table.get(word, ())))] if pos == "a" else []
+
+    monkeypatch.setattr(antonyms, "_wordnet", lambda: WordNet())
+    antonyms._wordnet_antonym.cache_clear()
+    monkeypatch.setattr(antonyms, "VOCABULARY", frozenset({"dry", "wet"}))
+    try:
+        assert antonym_of("wet") == "dry"  # "aardvarkish" sorts first but no report uses it
+        assert antonym_of("mossy") is None
+        assert antonym_of("left") == "right"  # the lexicon wins
+    finally:
+        antonyms._wordnet_antonym.cache_clear()
+
+
 def test_a_user_perturbation_registers_and_works_in_apply():
     @perturb.register("reverse_first_two", description="test kind", deterministic=True)
     def reverse_first_two(report, rng, scope):
@@ -210,4 +255,7 @@ def test_missing_model_names_the_pip_command():
 
 def test_light_pipeline_loads_no_ner_or_lemmatizer(parser):
     assert "ner" not in parser.nlp.pipe_names and "lemmatizer" not in parser.nlp.pipe_names
-    assert {"tagger", "attribute_ruler", "senter"} <= set(parser.nlp.pipe_names)
+    assert {"tagger", "attribute_ruler"} <= set(parser.nlp.pipe_names)
+    # sentences from the dependency parser, which the clinical kinds need, else from the senter
+    assert ("parser" in parser.nlp.pipe_names) == ("deps" in perturb.parser.needed_annotations())
+    assert "parser" in parser.nlp.pipe_names or "senter" in parser.nlp.pipe_names

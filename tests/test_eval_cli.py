@@ -34,13 +34,13 @@ def manifest(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def run_dir(manifest, tmp_path_factory) -> Path:
-    from pretrain.config import TrainConfig
-    from pretrain.trainer import train
+    from pretrain.train.config import TrainConfig
+    from pretrain.train.loop import train
 
     config = TrainConfig(manifest=str(manifest), image_size=32, image_encoder="tiny-resnet",
                          text_encoder="tiny-bert", embed_dim=16, batch_size=8, k_negatives=2,
                          max_steps=1, device="cpu", out_dir=str(tmp_path_factory.mktemp("run")))
-    return train(config, quiet=True)
+    return train(config)
 
 
 def test_evaluate_writes_tables_json_and_plots(run_dir, manifest, tmp_path, parser):
@@ -65,10 +65,11 @@ def test_evaluate_writes_tables_json_and_plots(run_dir, manifest, tmp_path, pars
     expected_chance = sum(1 / (1 + n) for n in applicable if n) / sum(1 for n in applicable if n)
     assert data["semantic"]["paper"]["chance"] == pytest.approx(expected_chance)
     assert data["semantic"]["all"]["chance"] < data["semantic"]["paper"]["chance"]
-    assert set(data["semantic"]["per_kind"]) == set(perturb.PERTURBATIONS)
+    assert data["semantic"]["all"]["kinds"] == list(perturb.PAPER_KINDS)  # "all nine", not every kind
+    assert set(data["semantic"]["per_kind"]) == set(perturb.PAPER_KINDS)
     # The text-only control scores the same candidates, one blank image standing in for all.
     control = data["semantic_text_only"]
-    assert set(control["per_kind"]) == set(perturb.PERTURBATIONS)
+    assert set(control["per_kind"]) == set(perturb.PAPER_KINDS)
     for setting in ("paper", "all"):
         assert control[setting]["n"] == data["semantic"][setting]["n"] > 0
         assert control[setting]["chance"] == data["semantic"][setting]["chance"]
@@ -122,7 +123,7 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, mo
     import os
     import signal
 
-    import pretrain.trainer as trainer
+    import pretrain.train.loop as trainer
 
     out = tmp_path / "ablation"
     args = ["benchmark", "ablation", "--manifest", manifest, "--out", out, "--settings", "clip,ours",
@@ -168,7 +169,7 @@ def test_ablation_runs_resumes_and_refuses_other_settings(manifest, tmp_path, mo
 
 
 def test_a_spent_time_budget_sends_the_stop_request():
-    from pretrain.evaluation.ablation import _StopFlag
+    from pretrain.experiments.ablation import TimeBudget
 
-    with _StopFlag(0.05) as stop:
+    with TimeBudget(0.05) as stop:
         assert stop.event.wait(timeout=10), "no SIGTERM arrived after the budget was spent"

@@ -42,9 +42,23 @@ def test_kinds_that_do_not_apply_are_left_out_per_report():
     only_a = setting_accuracy(scored, ["a"])
     assert (only_a.accuracy, only_a.chance, only_a.n, only_a.n_skipped) == (1.0, 0.5, 1, 2)
     assert np.isnan(setting_accuracy(scored, ["c"]).accuracy)
-    report = semantic_report(scored, ["a", "b"], zero_shot_kinds=["a", "b"])
+    report = semantic_report(scored, ["a", "b"], zero_shot_kinds=["a", "b"], all_nine=["a", "b"])
     assert report["all"]["accuracy"] == 0.5
     assert report["per_kind"]["b"]["accuracy"] == 0.0
+
+
+def test_the_all_nine_setting_is_exactly_the_papers_nine_whatever_else_is_scored():
+    import perturb
+    from pretrain.evaluation.runner import EvalOptions
+    from pretrain.evaluation.semantic import evaluated_kinds
+
+    kinds = evaluated_kinds(["swap_laterality", "shuffle_all_words", "flip_negation"])
+    assert kinds == (*perturb.PAPER_KINDS, "swap_laterality", "flip_negation")
+    assert evaluated_kinds(EvalOptions().kinds) == perturb.PAPER_KINDS == tuple(EvalOptions().kinds)
+    scored = [ScoredReport(0.5, {"swap_laterality": 0.9, "shuffle_all_words": 0.1})]
+    report = semantic_report(scored, kinds)
+    assert report["all"]["kinds"] == list(perturb.PAPER_KINDS) and report["all"]["accuracy"] == 1.0
+    assert report["per_kind"]["swap_laterality"]["accuracy"] == 0.0 and set(report["per_kind"]) == set(kinds)
 
 
 def _bag_of_words(texts):
@@ -218,7 +232,7 @@ def test_word_attention_is_the_attention_of_the_local_loss():
     import torch.nn.functional as F
 
     from pretrain.evaluation.explain import word_attention
-    from pretrain.losses import _local_scores
+    from pretrain.model.losses import _local_scores
 
     torch.manual_seed(0)
     words = F.normalize(torch.randn(1, 5, 8), dim=-1)

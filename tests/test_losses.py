@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pretrain.losses import (
+from pretrain.model.losses import (
     INIT_TEMPERATURE,
     MAX_LOGIT_SCALE,
     global_loss,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pretrain.config import TrainConfig
-from pretrain.encoders import EncoderError, ImageEncoder, TextEncoder, build_image_backbone, minilm_dir, resolve_local
-from pretrain.model import build_model, masked_mean, pool_words
+from pretrain.model.dual_encoder import build_model, masked_mean, pool_words
+from pretrain.model.encoders import (EncoderError, ImageEncoder, TextEncoder, build_image_backbone, minilm_dir,
+                                     resolve_local)
+from pretrain.train.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def tiny():
 
 
 def _text_batch(tokenizer, texts):
-    from pretrain.collator import tokenize_reports
+    from pretrain.model.text import tokenize_reports
 
     return tokenize_reports(tokenizer, texts, 32)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pretrain.data.findings import KINDS, drawable
-from pretrain.data.phantom import render_phantom, save_png, seed_for
 from pretrain.data.tags import parse_tag
+from pretrain.phantoms.findings import DRAWABLE_FINDINGS, drawable
+from pretrain.phantoms.phantom import render_phantom, save_png, seed_for
 
 SIZE = 96
 SEEDS = (1, 2, 3)
@@ -76,9 +76,9 @@ def test_tags_it_cannot_draw_are_ignored_and_returned():
     assert np.array_equal(phantom.image, render_phantom([], 5, SIZE).image)
 
 
-@pytest.mark.parametrize("kind", sorted(k for k in KINDS if k != "normal"))
-def test_every_gallery_example_changes_the_image(kind):
-    example = KINDS[kind].example
+@pytest.mark.parametrize("finding", sorted(name for name in DRAWABLE_FINDINGS if name != "normal"))
+def test_every_gallery_example_changes_the_image(finding):
+    example = DRAWABLE_FINDINGS[finding].example
     assert drawable(example)
     a = render_phantom([example], 3, SIZE).image.astype(int)
     b = render_phantom([], 3, SIZE).image.astype(int)
@@ -154,10 +154,10 @@ def test_pneumothorax_darkens_the_apex_of_its_side():
 
 def test_pneumothorax_hides_lung_markings_in_the_rim():
     def markings(tags):
-        from pretrain.data.anatomy import sample_anatomy
-        from pretrain.data.canvas import Canvas
-        from pretrain.data.findings import plan_findings
-        from pretrain.data.thorax import draw_thorax
+        from pretrain.phantoms.anatomy import sample_anatomy
+        from pretrain.phantoms.canvas import Canvas
+        from pretrain.phantoms.findings import plan_findings
+        from pretrain.phantoms.thorax import draw_thorax
 
         canvas = Canvas(sample_anatomy(np.random.default_rng(1)), SIZE, np.random.default_rng(2))
         draw_thorax(canvas)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from pretrain.config import TrainConfig
+from pretrain.train.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -100,3 +100,15 @@ def test_help_is_fast_and_shows_examples():
     check = subprocess.run([sys.executable, "-c", "import sys, cli.app; print('torch' in sys.modules)"],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert check.stdout.strip() == "False"
+
+
+def test_every_setting_is_a_flag_whose_help_shows_the_config_default():
+    from dataclasses import fields
+
+    from cli.common_options import TRAIN_SETTINGS
+
+    flagged = {name for group in TRAIN_SETTINGS.values() for name in group}
+    assert flagged == {f.name for f in fields(TrainConfig)} - {"manifest"}
+    result = runner.invoke(app, ["pretrain", "--help"], env={"COLUMNS": "300"})
+    assert f"Tokens per report. [default: {TrainConfig().max_length}]" in result.stdout
+    assert f"Perturbed negatives per report. [default: {TrainConfig().k_negatives}]" in result.stdout

@@ -4,7 +4,9 @@ a non-finite loss stops cleanly, a short run learns, and its exports load back."
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -12,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import pretrain.step as step_module
+import pretrain.train.objective as objective_module
 from perturb.cache import write_parse_cache
-from pretrain.checkpoint import list_checkpoints, load_for_eval
-from pretrain.config import ConfigError, TrainConfig
-from pretrain.trainer import NonFiniteLoss, TrainDataError, TrainingStopped, train
+from pretrain.train.checkpoint import list_checkpoints, load_for_eval
+from pretrain.train.config import ConfigError, TrainConfig
+from pretrain.train.loop import NonFiniteLoss, TrainDataError, TrainingStopped, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def phantoms(tmp_path_factory, parser):
     """44 training pairs: the sample reports drawn as 48-px phantoms, and their parse cache."""
-    from pretrain.data.phantom_set import build_phantom_set
     from pretrain.data.reports import read_reports
+    from pretrain.phantoms.phantom_set import build_phantom_set
 
     folder = tmp_path_factory.mktemp("phantoms")
     reports, _ = read_reports(ROOT / "data_samples" / "reports.jsonl")
@@ -55,7 +57,7 @@ def _losses(run: Path) -> list[tuple]:
 
 def _on_call(monkeypatch, call: int, action) -> None:
     """Run `action(terms)` on the `call`-th loss computation of the trainer."""
-    real = step_module.compute_losses
+    real = objective_module.compute_losses
     calls = {"n": 0}
 
     def wrapped(*args, **kwargs):
@@ -63,11 +65,11 @@ def _on_call(monkeypatch, call: int, action) -> None:
         terms = real(*args, **kwargs)
         return action(terms) if calls["n"] == call else terms
 
-    monkeypatch.setattr(step_module, "compute_losses", wrapped)
+    monkeypatch.setattr(objective_module, "compute_losses", wrapped)
 
 
 def test_resume_after_sigterm_continues_exactly(phantoms, tmp_path, monkeypatch):
-    straight = train(tiny_config(phantoms, tmp_path / "straight"), quiet=True)
+    straight = train(tiny_config(phantoms, tmp_path / "straight"))
 
     def sigterm(terms):
         os.kill(os.getpid(), signal.SIGTERM)
@@ -77,11 +79,11 @@ def test_resume_after_sigterm_continues_exactly(phantoms, tmp_path, monkeypatch)
     with monkeypatch.context() as patch:
         _on_call(patch, 2, sigterm)
         with pytest.raises(TrainingStopped) as stopped:
-            train(config, quiet=True)
+            train(config)
     assert stopped.value.step == 2 and stopped.value.checkpoint.name == "checkpoint-0000002"
     assert [r["step"] for r in rows(tmp_path / "resumed")] == [1, 2]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
-    train(config, resume=True, quiet=True)
+    train(config, resume=True)
 
     assert _losses(tmp_path / "resumed") == _losses(straight)  # bit for bit, steps 1-6
     a, _, _ = load_for_eval(straight)
@@ -94,7 +96,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(phantoms, tmp_
     _on_call(monkeypatch, 5, lambda terms: {**terms, "loss": terms["loss"] * float("nan")})
     run = tmp_path / "nan"
     with pytest.raises(NonFiniteLoss, match=r"step 5 .*checkpoint-0000003"):
-        train(tiny_config(phantoms, run), quiet=True)
+        train(tiny_config(phantoms, run))
     assert [p.name for p in list_checkpoints(run)] == ["checkpoint-0000003"]
     assert not (run / "final").exists()
     model, _, _ = load_for_eval(run)
@@ -104,10 +106,10 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(phantoms, tmp_
 def test_short_run_learns_and_exports_plain_transformers_models(phantoms, tmp_path):
     from transformers import AutoModel, AutoTokenizer
 
-    from pretrain.collator import tokenize_reports
+    from pretrain.model.text import tokenize_reports
 
     run = train(tiny_config(phantoms, tmp_path / "learn", max_steps=40, batch_size=8, save_every=20,
-                            log_every=5, parse_cache=None, warmup_ratio=0.05), quiet=True)
+                            log_every=5, parse_cache=None, warmup_ratio=0.05))
     logged = rows(run)
     assert [r["step"] for r in logged] == list(range(5, 45, 5))
     assert logged[-1]["global"] < 0.8 * logged[0]["global"]
@@ -136,23 +138,23 @@ def test_short_run_learns_and_exports_plain_transformers_models(phantoms, tmp_pa
 def test_refuses_to_overwrite_or_resume_the_wrong_run(phantoms, tmp_path):
     config = tiny_config(phantoms, tmp_path / "run", max_steps=3)
     with pytest.raises(ConfigError, match="nothing to resume"):
-        train(config, resume=True, quiet=True)
-    train(config, quiet=True)
+        train(config, resume=True)
+    train(config)
     with pytest.raises(ConfigError, match="already holds checkpoints"):
-        train(config, quiet=True)
+        train(config)
     with pytest.raises(ConfigError, match="different embed_dim"):
-        train(replace(config, embed_dim=8, max_steps=4), resume=True, quiet=True)
+        train(replace(config, embed_dim=8, max_steps=4), resume=True)
 
 
 def test_bad_inputs_are_one_line_errors(phantoms, tmp_path):
     with pytest.raises(TrainDataError, match="has 44 usable pairs; one optimizer step needs 64"):
-        train(tiny_config(phantoms, tmp_path / "a", batch_size=64), quiet=True)
+        train(tiny_config(phantoms, tmp_path / "a", batch_size=64))
     with pytest.raises(TrainDataError, match="cannot read the manifest"):
-        train(tiny_config(phantoms, tmp_path / "b", manifest=str(tmp_path / "none.jsonl")), quiet=True)
+        train(tiny_config(phantoms, tmp_path / "b", manifest=str(tmp_path / "none.jsonl")))
     stale = tmp_path / "stale.jsonl"
     stale.write_text("\n".join((phantoms / "parses.jsonl").read_text().splitlines()[:10]) + "\n")
     with pytest.raises(ValueError, match=r"\d+ of 44 reports are missing from the parse cache"):
-        train(tiny_config(phantoms, tmp_path / "c", parse_cache=str(stale)), quiet=True)
+        train(tiny_config(phantoms, tmp_path / "c", parse_cache=str(stale)))
 
 
 def test_config_round_trips_through_toml(tmp_path):
@@ -171,3 +173,75 @@ def test_config_round_trips_through_toml(tmp_path):
         TrainConfig(use_global=False, use_local=False, use_pert=False).validate()
     with pytest.raises(ConfigError, match="unknown perturbation"):
         TrainConfig(kinds=["nope"]).validate()
+
+
+def test_training_draws_the_papers_nine_by_default():
+    """"all" now holds the clinical edits too; the default and the paper's config stay the nine."""
+    import perturb
+
+    assert perturb.resolve_kinds(TrainConfig().kinds) == list(perturb.PAPER_KINDS)
+    paper = TrainConfig.load(Path(__file__).resolve().parent.parent / "configs" / "paper.toml")
+    assert perturb.resolve_kinds(paper.kinds) == list(perturb.PAPER_KINDS)
+
+
+def test_overrides_are_checked_like_a_config_file_and_none_means_not_given(tmp_path):
+    base = TrainConfig(alpha=0.25, seed=3)
+    changed = base.with_overrides({"seed": 5, "alpha": None, "out_dir": tmp_path, "kinds": "shuffle_all_words"})
+    assert (changed.seed, changed.alpha, changed.kinds) == (5, 0.25, ["shuffle_all_words"])
+    assert changed.out_dir == str(tmp_path)
+    assert base.seed == 3  # a copy
+    with pytest.raises(ConfigError, match="command line: batch_size must be int"):
+        base.with_overrides({"batch_size": "8"}, where="command line")
+    with pytest.raises(ConfigError, match="unknown setting.*alpah"):
+        base.with_overrides({"alpah": 1.0})
+
+
+def _documented_term() -> str:
+    """The code block of docs/pretrain.md's "Adding a loss term"."""
+    text = (ROOT / "docs" / "pretrain.md").read_text()
+    section = text[text.index("## Adding a loss term"):]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_loss_term_trains_and_is_logged_by_name(phantoms, tmp_path):
+    from pretrain.train.terms import TERMS
+
+    namespace: dict = {}
+    try:
+        exec(compile(_documented_term(), "docs/pretrain.md", "exec"), namespace)
+        run = train(tiny_config(phantoms, tmp_path / "filip", max_steps=3))
+    finally:
+        TERMS.pop("filip", None)
+    logged = rows(run)
+    assert all({"filip", "filip_acc"} <= set(row) for row in logged)
+    losses = [row["filip"] for row in logged]
+    assert all(math.isfinite(v) for v in losses) and losses[0] != losses[-1]
+    total = [row["global"] + 0.1 * row["local"] + 0.1 * row["pert"] + 0.05 * row["filip"] for row in logged]
+    assert [row["loss"] for row in logged] == pytest.approx(total, rel=1e-5)
+    state = torch.load(list_checkpoints(run)[-1] / "state.pt", weights_only=True)
+    assert set(state["terms"]) == {"global.log_scale", "pert.log_scale", "filip.log_scale"}
+
+
+def test_an_older_checkpoint_with_the_temperatures_in_the_model_resumes_exactly(phantoms, tmp_path):
+    """Before the loss terms owned them, the model held its temperatures (`log_scale_global`,
+    `log_scale_pert`): such a checkpoint still resumes, and continues exactly; such an export
+    still loads."""
+    from safetensors.torch import load_file, save_file
+
+    straight = train(tiny_config(phantoms, tmp_path / "straight"))  # checkpoints after steps 3 and 6
+    old = Path(shutil.copytree(straight, tmp_path / "old"))
+    shutil.rmtree(old / "final")
+    shutil.rmtree(old / "checkpoint-0000006")
+    state = torch.load(old / "checkpoint-0000003" / "state.pt", weights_only=True)
+    terms = state.pop("terms")
+    state["model"] = {"log_scale_global": terms["global.log_scale"], "log_scale_pert": terms["pert.log_scale"],
+                      **state["model"]}
+    torch.save(state, old / "checkpoint-0000003" / "state.pt")
+    train(tiny_config(phantoms, old), resume=True)
+    assert _losses(old) == _losses(straight)
+    heads = load_file(old / "final" / "heads.safetensors")
+    for legacy, name in (("log_scale_global", "global.log_scale"), ("log_scale_pert", "pert.log_scale")):
+        heads[legacy] = heads.pop("terms." + name)
+    save_file(heads, old / "final" / "heads.safetensors")
+    model, _, _ = load_for_eval(old)
+    assert torch.equal(model.image_global_head.weight, load_for_eval(straight)[0].image_global_head.weight)

@@ -1,8 +1,8 @@
-"""Image–report pairs: phantom chest radiographs drawn from MeSH tags, manifests, splits,
-adapters for public datasets and a torch `ManifestDataset`.
+"""Image–report pairs: manifests, splits, adapters for public datasets and a torch
+`ManifestDataset`.
 
 Torch is imported only when `ManifestDataset`, `collate_pairs` or `XrayTransform` is used, so
-rendering phantoms (numpy only) and the CLI stay light.
+reading manifests and the CLI stay light.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from pretrain.data.manifest import ManifestError, ManifestRow, read_manifest, write_manifest
-from pretrain.data.phantom import Phantom, render_phantom, seed_for
 from pretrain.data.splits import assign_split
 
 _TORCH_EXPORTS = {
@@ -28,6 +27,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'pretrain.data' has no attribute {name!r}")
 
 
-__all__ = ["ManifestDataset", "ManifestError", "ManifestRow", "Phantom", "XrayTransform",
-           "assign_split", "collate_pairs", "read_manifest", "render_phantom", "seed_for",
-           "write_manifest"]
+__all__ = ["ManifestDataset", "ManifestError", "ManifestRow", "XrayTransform", "assign_split",
+           "collate_pairs", "read_manifest", "write_manifest"]

@@ -15,13 +15,16 @@ Nothing is dropped silently: rows without an image or text are counted by reason
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from perturb.atomic import open_text
+from perturb.errors import DataError
 from pretrain.data.manifest import ManifestRow
 from pretrain.data.splits import TEST_FRACTION, VALID_FRACTION, assign_split
 
@@ -35,7 +38,7 @@ FRONTAL_VIEWS = ("PA", "AP")
 MIMIC_SPLITS = {"train": "train", "validate": "valid", "valid": "valid", "test": "test"}
 
 
-class AdapterError(Exception):
+class AdapterError(DataError):
     """The layout is not what the adapter expects; one-line message naming what is missing."""
 
 
@@ -68,7 +71,7 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
             return list(csv.DictReader(stream))
     except FileNotFoundError:
         raise AdapterError(f"{path}: no such file") from None
-    except (csv.Error, UnicodeDecodeError) as err:
+    except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise AdapterError(f"{path}: not a readable CSV ({err})") from None
 
 
@@ -85,14 +88,14 @@ def openi_manifest(reports: str | os.PathLike[str], images: str | os.PathLike[st
                    valid_fraction: float = VALID_FRACTION) -> AdapterResult:
     """One row per report with text, paired with its first listed image that exists (Open-I
     lists the frontal view first for most studies; reports do not label views)."""
-    from perturb.openi import OpenIUnavailable, load_openi
+    from pretrain.data.openi import OpenIUnavailable, load_openi
 
     images = Path(images)
     if not images.is_dir():
         raise AdapterError(f"{images}: no such image folder")
     try:
         reports_list = load_openi(reports)
-    except (OpenIUnavailable, ValueError) as err:
+    except (OpenIUnavailable, DataError) as err:
         raise AdapterError(str(err)) from None
     available = {p.stem: p for p in images.rglob("*") if p.suffix.lower() in (".png", ".jpg",
                                                                                 ".jpeg", ".dcm")}

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from perturb.errors import DataError
+
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
-class ImageError(Exception):
+class ImageError(DataError):
     """An image that is missing or cannot be decoded; the message names the file."""
 
 

@@ -2,26 +2,31 @@
 
 JSONL or CSV (chosen by the file name; `.gz` works too). `image` is relative to the manifest's
 folder so a dataset folder can be moved or copied as a whole. In CSV, tags are joined by `;`
-(MeSH tags contain commas and slashes but never semicolons).
+(MeSH tags contain commas and slashes but never semicolons). Ids are unique: they key the parses
+and seed the negatives.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from perturb.atomic import atomic_open, open_text
+from perturb.errors import DataError
+from perturb.parser import text_problem, unicode_problem
 from pretrain.data.splits import SPLITS
 
 FIELDS = ("id", "image", "findings", "impression", "tags", "split")
 TAG_SEPARATOR = ";"
 
 
-class ManifestError(Exception):
+class ManifestError(DataError):
     """A manifest that cannot be used; the message names the file and line."""
 
 
@@ -87,35 +92,65 @@ def _row_from(record: object, where: str) -> ManifestRow:
         raise ManifestError(f"{where}: empty 'id' or 'image'")
     if record["split"] not in SPLITS:
         raise ManifestError(f"{where}: split {record['split']!r} is not one of {', '.join(SPLITS)}")
-    return ManifestRow(record["id"], record["image"], record["findings"], record["impression"],
-                       tuple(tags), record["split"])
+    for name in ("id", "image"):
+        if problem := unicode_problem(record[name]):
+            raise ManifestError(f"{where}: '{name}' is {problem}")
+    if any(problem := unicode_problem(tag) for tag in tags):
+        raise ManifestError(f"{where}: a tag is {problem}")
+    row = ManifestRow(record["id"], record["image"], record["findings"], record["impression"],
+                      tuple(tags), record["split"])
+    if problem := text_problem(row.text):
+        raise ManifestError(f"{where}: the report is {problem}")
+    return row
 
 
-def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
-    """All rows; the first bad row raises `ManifestError` naming `file:line`."""
+def _records(path: Path, stream) -> Iterator[tuple[str, object]]:
+    """(`file:line`, parsed JSON object or CSV row) of every row; a line that is not JSON gives
+    a ManifestError in place of its record."""
+    if _is_csv(path):
+        reader = csv.DictReader(stream)
+        missing = [name for name in FIELDS if name not in (reader.fieldnames or [])]
+        if missing:
+            raise ManifestError(f"{path}:1: CSV header lacks {', '.join(missing)}")
+        for record in reader:
+            yield f"{path}:{reader.line_num}", record
+        return
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{number}", json.loads(line)
+        except json.JSONDecodeError as err:
+            yield f"{path}:{number}", ManifestError(f"{path}:{number}: not valid JSON ({err.msg})")
+
+
+def read_manifest(path: str | os.PathLike[str], *, rejects: list[str] | None = None) -> list[ManifestRow]:
+    """All rows. A bad row (or a repeated id) raises `ManifestError` naming `file:line`; with a
+    `rejects` list it is appended there as `file:line: reason` instead, and reading goes on.
+    A file that cannot be read at all (missing, not UTF-8, a truncated .gz) always raises."""
     path = Path(path)
     rows: list[ManifestRow] = []
+    first_line: dict[str, str] = {}
     try:
         with open_text(path) as stream:
-            if _is_csv(path):
-                reader = csv.DictReader(stream)
-                missing = [name for name in FIELDS if name not in (reader.fieldnames or [])]
-                if missing:
-                    raise ManifestError(f"{path}:1: CSV header lacks {', '.join(missing)}")
-                for record in reader:
-                    rows.append(_row_from(record, f"{path}:{reader.line_num}"))
-            else:
-                for number, line in enumerate(stream, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise ManifestError(
-                            f"{path}:{number}: not valid JSON ({err.msg})") from None
-                    rows.append(_row_from(record, f"{path}:{number}"))
+            for where, record in _records(path, stream):
+                try:
+                    if isinstance(record, ManifestError):
+                        raise record
+                    row = _row_from(record, where)
+                    if row.id in first_line:
+                        raise ManifestError(f"{where}: duplicate id {row.id!r} (first at {first_line[row.id]})")
+                except ManifestError as err:
+                    if rejects is None:
+                        raise
+                    rejects.append(str(err))
+                    continue
+                first_line[row.id] = where
+                rows.append(row)
     except FileNotFoundError:
         raise ManifestError(f"{path}: no such file") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ManifestError(f"{path}: truncated or corrupt gzip file ({err})") from None
     except (UnicodeDecodeError, csv.Error, IsADirectoryError) as err:
         raise ManifestError(f"{path}: cannot be read ({err})") from None
     return rows

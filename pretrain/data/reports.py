@@ -6,16 +6,20 @@ to the user, so no row is ever dropped silently.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from perturb.atomic import open_text
-from perturb.openi import OpenIReport
+from perturb.errors import UsageError
+from perturb.parser import text_problem, unicode_problem
+from pretrain.data.openi import OpenIReport
 
 
-class ReportsFileError(Exception):
+class ReportsFileError(UsageError):
     """The file itself cannot be read (missing, not UTF-8); one-line message."""
 
 
@@ -39,6 +43,8 @@ def _parse_row(line: str, seen: set[str]) -> OpenIReport:
     if not isinstance(report_id, (str, int)) or str(report_id).strip() == "":
         raise ValueError("no 'id'")
     report_id = str(report_id)
+    if problem := unicode_problem(report_id):
+        raise ValueError(f"'id' is {problem}")
     if report_id in seen:
         raise ValueError(f"duplicate id {report_id!r}")
     texts = []
@@ -52,7 +58,12 @@ def _parse_row(line: str, seen: set[str]) -> OpenIReport:
     mesh = row.get("mesh", [])
     if not isinstance(mesh, list) or not all(isinstance(tag, str) for tag in mesh):
         raise ValueError("'mesh' is not a list of strings")
-    return OpenIReport(report_id, texts[0], texts[1], tuple(tag.strip() for tag in mesh if tag.strip()))
+    if any(problem := unicode_problem(tag) for tag in mesh):
+        raise ValueError(f"a 'mesh' tag is {problem}")
+    report = OpenIReport(report_id, texts[0], texts[1], tuple(tag.strip() for tag in mesh if tag.strip()))
+    if problem := text_problem(report.text):
+        raise ValueError(f"report {report_id!r} is {problem}")
+    return report
 
 
 def read_reports(path: str | os.PathLike[str]) -> tuple[list[OpenIReport], list[Reject]]:
@@ -77,6 +88,8 @@ def read_reports(path: str | os.PathLike[str]) -> tuple[list[OpenIReport], list[
         raise ReportsFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ReportsFileError(f"{path}: is a folder, expected a JSONL file") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ReportsFileError(f"{path}: truncated or corrupt gzip file ({err})") from None
     except (UnicodeDecodeError, OSError) as err:
         raise ReportsFileError(f"{path}: cannot be read ({err})") from None
     return reports, rejects

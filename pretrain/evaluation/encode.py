@@ -1,6 +1,6 @@
 """Embeddings of a manifest split's images and of arbitrary texts with a trained model.
 
-Texts go through `pretrain.collator.tokenize_reports`, the tokenisation that training used, so
+Texts go through `pretrain.model.text.tokenize_reports`, the tokenisation that training used, so
 that a perturbed report is scored exactly as the model would have seen it.
 """
 
@@ -70,7 +70,7 @@ def text_embedder(
     computed in batches; `on_batch(n_texts)` reports progress."""
     import torch
 
-    from pretrain.collator import tokenize_reports
+    from pretrain.model.text import tokenize_reports
 
     def embed(texts: list[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         chunks = []

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from perturb.errors import DataError
 
-class ExplainError(ValueError):
+
+class ExplainError(DataError):
     """The pair cannot be explained (empty report, unreadable image); one line for the user."""
 
 
@@ -36,7 +38,7 @@ def word_attention(words, word_mask, regions, temp1: float):
     (word_mask [T, W]) and one image's regions [R, D] — the local loss's two softmaxes."""
     import torch
 
-    from pretrain.losses import local_attention
+    from pretrain.model.losses import local_attention
 
     sim = torch.einsum("twd,rd->twr", words.float(), regions.float())
     return local_attention(sim, word_mask, temp1)
@@ -63,9 +65,9 @@ def explain_pair(
     import torch
     import torch.nn.functional as F
 
-    from pretrain.collator import tokenize_reports
     from pretrain.data.images import ImageError, load_image
     from pretrain.data.transforms import IMAGE_MEAN, IMAGE_STD, XrayTransform
+    from pretrain.model.text import tokenize_reports
 
     if not text.strip():
         raise ExplainError("the report is empty")

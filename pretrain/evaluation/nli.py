@@ -14,12 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from perturb.errors import DataError
+from perturb.parser import unicode_problem
+
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 _FIELDS = {"premise": ("premise", "sentence1"), "hypothesis": ("hypothesis", "sentence2"),
            "label": ("label", "gold_label")}
 
 
-class NLIError(ValueError):
+class NLIError(DataError):
     """Bad NLI input or encoder directory; the message is one line meant for the user."""
 
 
@@ -64,20 +67,20 @@ def _pick(row: dict, name: str) -> object:
 
 
 def load_nli(path: str | Path) -> tuple[list[NLIPair], int]:
-    """Pairs from a JSONL file and the number of rejected lines (bad JSON, missing or empty text,
-    unknown label). Raises `NLIError` when the file is missing or holds no valid pair."""
+    """Pairs from a JSONL file and the number of rejected lines (bad JSON or UTF-8, missing or empty
+    text, a lone surrogate, unknown label). Raises `NLIError` when the file is missing or holds no valid pair."""
     path = Path(path)
     if not path.is_file():
         raise NLIError(f"NLI file not found: {path}")
     pairs: list[NLIPair] = []
     rejects = 0
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip():
+    with path.open("rb") as lines:  # decoded line by line: one undecodable line costs one row
+        for raw in lines:
+            if not raw.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 rejects += 1
                 continue
             if not isinstance(row, dict):
@@ -86,8 +89,8 @@ def load_nli(path: str | Path) -> tuple[list[NLIPair], int]:
             premise, hypothesis, label = (_pick(row, f) for f in ("premise", "hypothesis", "label"))
             label = label.strip().lower() if isinstance(label, str) else None
             if (
-                not isinstance(premise, str) or not premise.strip()
-                or not isinstance(hypothesis, str) or not hypothesis.strip()
+                not isinstance(premise, str) or not premise.strip() or unicode_problem(premise)
+                or not isinstance(hypothesis, str) or not hypothesis.strip() or unicode_problem(hypothesis)
                 or label not in NLI_LABELS
             ):
                 rejects += 1

@@ -39,7 +39,7 @@ def plot_semantic(semantic: Mapping, path: str | Path, title: str = "") -> Path:
     """Accuracy of picking the original report, per setting and per kind, each bar with its own
     chance level (it depends on how many kinds apply)."""
     plt = _pyplot()
-    rows = [("paper (4 kinds)", semantic["paper"]), ("all kinds", semantic["all"])]
+    rows = [("paper (4 kinds)", semantic["paper"]), ("all nine (the paper's)", semantic["all"])]
     rows += list(semantic["per_kind"].items())
     names = [name for name, _ in rows]
     acc = [_value(r["accuracy"]) for _, r in rows]

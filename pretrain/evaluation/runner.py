@@ -13,21 +13,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import perturb
+from perturb.errors import DataError
 from pretrain.evaluation.classification import linear_probe_report, zero_shot_report
 from pretrain.evaluation.labels import label_matrix
 from pretrain.evaluation.retrieval import retrieval_report
 from pretrain.evaluation.semantic import (
-    ZERO_SHOT_KINDS,
     embed_candidates,
+    evaluated_kinds,
     make_candidates,
     parse_reports,
     score_candidates,
     score_text_only,
     semantic_report,
 )
+from pretrain.progress import Progress
 
 
-class EvaluationError(ValueError):
+class EvaluationError(DataError):
     """Evaluation cannot run on this input; the message is one line for the user."""
 
 
@@ -37,14 +39,11 @@ class EvalOptions:
     #: Split the linear probe is fitted on; None skips the probe.
     probe_split: str | None = "train"
     parse_cache: str | None = None
-    kinds: Sequence[str] = field(default_factory=lambda: tuple(perturb.resolve_kinds("all")))
+    #: Kinds scored each alone; the paper's nine are always made (`semantic.evaluated_kinds`).
+    kinds: Sequence[str] = perturb.PAPER_KINDS
     seed: int = 0
     batch_size: int = 32
     device: str = "cpu"
-
-
-#: Progress callback: (stage description, items done in this call, stage total).
-ProgressCallback = Callable[[str, int, int], None]
 
 
 def _dataset(manifest: str | Path, split: str, config):
@@ -53,12 +52,12 @@ def _dataset(manifest: str | Path, split: str, config):
     from pretrain.data import ManifestDataset
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # missing images are counted in the result instead
+        warnings.simplefilter("ignore")  # missing and unreadable images are counted in the result instead
         return ManifestDataset(manifest, split=split, image_size=config.image_size,
-                               channels=config.channels)
+                               channels=config.channels, check_images=True)
 
 
-def _encode(model, dataset, options: EvalOptions, stage: str, progress: ProgressCallback | None):
+def _encode(model, dataset, options: EvalOptions, stage: str, progress: Progress | None):
     from pretrain.evaluation.encode import encode_images
 
     report = None if progress is None else (lambda n: progress(stage, n, len(dataset)))
@@ -66,7 +65,7 @@ def _encode(model, dataset, options: EvalOptions, stage: str, progress: Progress
                          on_batch=report)
 
 
-def _tracked(embed, stage: str, progress: ProgressCallback | None):
+def _tracked(embed, stage: str, progress: Progress | None):
     """`embed` reporting its batches to `progress` under `stage`."""
     if progress is None:
         return embed
@@ -79,7 +78,7 @@ def evaluate_loaded(
     config,
     manifest: str | Path,
     options: EvalOptions = EvalOptions(),
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Semantic-structure accuracy (and its text-only control: the same scoring with one blank
     image for every report), retrieval, zero-shot and linear-probe classification of a loaded
@@ -97,25 +96,25 @@ def evaluate_loaded(
 
     records = list(zip(images.ids, images.texts))
     parsed, from_cache = parse_reports(records, options.parse_cache)
-    sets = [make_candidates(i, p, options.kinds, seed=options.seed) for i, p in zip(images.ids, parsed)]
+    kinds = evaluated_kinds(options.kinds)
+    sets = [make_candidates(i, p, kinds, seed=options.seed) for i, p in zip(images.ids, parsed)]
     text_embeddings = embed_candidates(
         sets, _tracked(embed, "embedding reports and their perturbations", progress))
     blank = encode_blank_image(model, image_size=config.image_size, channels=config.channels,
                                device=options.device)
     originals = [s.original for s in sets]
-    zero_shot_kinds = [k for k in ZERO_SHOT_KINDS if k in options.kinds]
 
     result = {
         "manifest": str(manifest),
         "split": options.split,
         "n_images": len(test_set),
         "missing_images": len(test_set.missing),
+        "unreadable_images": len(test_set.unreadable),
+        "rejected_rows": len(test_set.rejected),
         "seed": options.seed,
         "parses": {"from_cache": from_cache, "parsed": len(records) - from_cache},
-        "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings),
-                                    list(options.kinds), zero_shot_kinds),
-        "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings),
-                                              list(options.kinds), zero_shot_kinds),
+        "semantic": semantic_report(score_candidates(images.embeddings, sets, text_embeddings), kinds),
+        "semantic_text_only": semantic_report(score_text_only(blank, sets, text_embeddings), kinds),
         "retrieval": retrieval_report(images.embeddings, embed(originals), originals),
     }
     test_labels = label_matrix(images.tags)

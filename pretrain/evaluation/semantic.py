@@ -28,6 +28,12 @@ ZERO_SHOT_KINDS = (
 TIE_TOLERANCE = 1e-6
 
 
+def evaluated_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
+    """The kinds whose negatives an evaluation makes: the paper's nine (the "all nine" setting
+    needs every one of them), then any other of `kinds` (scored each alone)."""
+    return tuple(dict.fromkeys([*perturb.PAPER_KINDS, *kinds]))
+
+
 @dataclass(frozen=True)
 class CandidateSet:
     """A report and its negatives: one per kind that applies to it (kinds that leave the text
@@ -171,12 +177,16 @@ def setting_accuracy(
 
 
 def semantic_report(
-    scored: Sequence[ScoredReport], all_kinds: Sequence[str], zero_shot_kinds: Sequence[str] = ZERO_SHOT_KINDS
+    scored: Sequence[ScoredReport],
+    kinds: Sequence[str],
+    zero_shot_kinds: Sequence[str] = ZERO_SHOT_KINDS,
+    all_nine: Sequence[str] = perturb.PAPER_KINDS,
 ) -> dict[str, object]:
-    """The paper's four-kind setting, the all-kinds setting, and each kind alone against the
-    original (chance 50%)."""
+    """The paper's four-kind setting ("paper"), its all-nine setting ("all": exactly the paper's
+    nine, whatever else is registered or scored), and each of `kinds` alone against the original
+    (chance 50%)."""
     return {
         "paper": setting_accuracy(scored, zero_shot_kinds).to_dict(),
-        "all": setting_accuracy(scored, all_kinds).to_dict(),
-        "per_kind": {k: setting_accuracy(scored, [k]).to_dict() for k in all_kinds},
+        "all": setting_accuracy(scored, all_nine).to_dict(),
+        "per_kind": {k: setting_accuracy(scored, [k]).to_dict() for k in kinds},
     }

@@ -1,0 +1,1 @@
+"""Experiments that train models: the ablation of loss settings over seeds."""
