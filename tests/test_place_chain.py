@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from pretrain.config import TrainConfig
-from pretrain.losses import INIT_TEMPERATURE
-from pretrain.model import build_model
+from pretrain.train.config import TrainConfig
+from pretrain.model.losses import INIT_TEMPERATURE
+from pretrain.model.dual_encoder import build_model
 from pretrain.place import (
     CorrelationPredictor,
     VisualObservationExtractor,

@@ -15,7 +15,7 @@ REPORT = ("Heart size normal. No pleural effusion or pneumothorax.\n\n"
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from pretrain.encoders import load_tokenizer
+    from pretrain.model.encoders import load_tokenizer
 
     return load_tokenizer("minilm")
 

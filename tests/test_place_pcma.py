@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pretrain.losses import INIT_TEMPERATURE, MAX_LOGIT_SCALE
+from pretrain.model.losses import INIT_TEMPERATURE, MAX_LOGIT_SCALE
 from pretrain.place import matched_visual, observation_plan, pcma_loss
 from pretrain.place.pcma import EPSILON, ITERATIONS
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pretrain.losses import _full
+from pretrain.model.losses import _full
 from pretrain.place.decoder import QueryDecoder
 from pretrain.place.positions import sincos_grid
 

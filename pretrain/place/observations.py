@@ -22,7 +22,7 @@ import torch
 
 from perturb import ParsedReport
 from perturb.seeding import key_hash
-from pretrain.collator import tokenize_reports
+from pretrain.model.text import tokenize_reports
 
 #: Token budget of one unit: all but 1 of the 22,805 Open-I units fit in it with MiniLM's tokenizer.
 MAX_UNIT_TOKENS = 64

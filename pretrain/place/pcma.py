@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pretrain.losses import _full, logit_scale
+from pretrain.model.losses import _full, logit_scale
 
 #: Entropic regularisation on cosine similarities and the iteration count: docs/place.md.
 EPSILON = 0.1
