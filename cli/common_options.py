@@ -126,6 +126,13 @@ TRAIN_SETTINGS: dict[str, dict[str, Setting]] = {
         "temp2": Setting("Local loss: sharpness of the word aggregation."),
         "temp3": Setting("Local loss: scale of the image–report scores."),
     },
+    "PLACE terms": {
+        "use_pcma": Setting("PLACE's pathology-level alignment (a VPOE on the image side).", ("--pcma/--no-pcma",)),
+        "use_cce": Setting("PLACE's correlation exploration.", ("--cce/--no-cce",)),
+        "gamma": Setting("Weight of the pathology-level alignment.", min=0.0),
+        "delta": Setting("Weight of the correlation exploration.", min=0.0),
+        "place_queries": Setting("Pathology queries of the VPOE.", min=1),
+    },
     "Optimisation": {
         "batch_size": Setting("Pairs per batch (per process).", ("--batch-size", "-b"), min=1),
         "grad_accum": Setting("Batches per optimizer step.", min=1),

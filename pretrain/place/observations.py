@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 
 from perturb import ParsedReport
+from perturb.clinical.mentions import find_mentions
+from perturb.clinical.negation import polarities
 from perturb.seeding import key_hash
 from pretrain.model.text import tokenize_reports
 
@@ -88,6 +90,22 @@ def split_observations(report: ParsedReport, negated: NegationRule | None = None
             unit = Observation(start, stop, sentence, text, bool(negated(report, unit)))
         units.append(unit)
     return tuple(units)
+
+
+def clinical_negation(report: ParsedReport, unit: Observation) -> bool:
+    """The `NegationRule` of the clinical edits: a unit is negated when it names at least one
+    finding and the clinical engine's scope rule (`perturb.clinical.negation`) negates every
+    finding it names ("No pneumothorax or effusion."); a unit that names none, or asserts one of
+    them ("No effusion but a small pneumothorax."), is not. The mentions and their polarities are
+    remembered on the report's layout, so the engine's parse is read once per report."""
+    said = [p.negated for m, p in zip(find_mentions(report), polarities(report)) if unit.start <= m.head < unit.stop]
+    return bool(said) and all(said)
+
+
+def observation_batch(items: Sequence[dict], reports: Sequence[ParsedReport], tokenizer) -> dict[str, torch.Tensor]:
+    """The PLACE terms' batch part (`LossTerm.collate`, run in the DataLoader workers): every
+    report's units, marked by `clinical_negation`, tokenised in one call (`tokenize_observations`)."""
+    return tokenize_observations(tokenizer, [split_observations(r, negated=clinical_negation) for r in reports])
 
 
 def observation_key(text: str) -> int:

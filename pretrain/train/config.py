@@ -49,6 +49,12 @@ class TrainConfig:
     temp1: float = 4.0
     temp2: float = 5.0
     temp3: float = 10.0
+    # PLACE (docs/place.md): + gamma * L_pcma + delta * L_cce
+    use_pcma: bool = False
+    use_cce: bool = False
+    gamma: float = 0.1
+    delta: float = 1.0
+    place_queries: int = 16
     # optimisation
     batch_size: int = 32
     grad_accum: int = 1
@@ -83,6 +89,11 @@ class TrainConfig:
         for name in ("alpha", "beta", "lr_encoders", "lr_heads", "temp1", "temp2", "temp3", "grad_clip"):
             if not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name} must be finite")
+        for name in ("gamma", "delta"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"{name} must be finite and not negative, got {getattr(self, name)}")
+        if self.place_queries < 1:
+            raise ConfigError(f"place_queries must be at least 1, got {self.place_queries}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0 <= self.warmup_ratio < 1:

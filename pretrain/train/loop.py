@@ -118,7 +118,7 @@ class _Run:
             self.tokenizer, parses.get, k_negatives=config.negatives, kinds=config.kinds, seed=config.seed,
             max_length=config.max_length, with_replacement=config.with_replacement, scope=config.scope,
             pad_to_multiple_of=8 if device.type == "cuda" else None,
-            parts=[term.collate for term in terms if term.collate is not None])
+            parts=list(dict.fromkeys(term.collate for term in terms if term.collate is not None)))  # one each
         first = self.dataset.rows[0]
         self.collator.warm_up(first.id, first.text)
         self.items = SeededItems(self.dataset, config.seed)

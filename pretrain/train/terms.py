@@ -185,3 +185,7 @@ class PerturbationTerm(LossTerm):
 
     def logged(self) -> dict[str, float]:
         return {"temp_pert": temperature(self.log_scale)}
+
+
+# Terms defined in their own packages register on import (after the built-ins, in this order).
+import pretrain.place.terms  # noqa: E402,F401
