@@ -210,6 +210,9 @@ def explain_command(
     out: Annotated[Path, typer.Option(
         "--out", "-o", metavar="PNG", help="The heatmap grid to write.")] = Path("explain.png"),
     columns: Annotated[int, typer.Option("--columns", min=1, help="Panels per row.")] = 6,
+    queries: Annotated[bool, typer.Option(
+        "--queries", help="Show PLACE's pathology queries instead of the words: where each query of the "
+        "VPOE looks, and the report sentence it is matched to (models trained with --pcma).")] = False,
     device: DeviceOption = "auto",
 ) -> None:
     """Show where each word of a report looks in the image: word→region attention heatmaps.
@@ -224,9 +227,11 @@ def explain_command(
       radperturb explain runs/ours -i phantoms/images/sample-002.png -r "Small left pleural effusion."
 
       radperturb explain runs/ours/final -i cxr.png -r @report.txt -o alignment.png
+
+      radperturb explain runs/place -i cxr.png -r @report.txt --queries -o queries.png
     """
     with reported_errors("explain"):
-        from pretrain.evaluation.explain import explain_pair
+        from pretrain.evaluation.explain import explain_pair, explain_queries
         from pretrain.evaluation.plots import plot_word_heatmaps
 
         if report.startswith("@"):
@@ -239,11 +244,25 @@ def explain_command(
         check_outputs({"--out": out}, [image])
         device = _device(device)
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
-        explanation = explain_pair(model, tokenizer, config, image, report, device=device)
-        captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
+        if queries:
+            explanation, matches = explain_queries(model, tokenizer, config, image, report, device=device)
+            captions = [f"{_query_label(m)}\npeak {p:.1f}× uniform"
+                        for m, p in zip(matches, explanation.peak_over_uniform)]
+        else:
+            explanation = explain_pair(model, tokenizer, config, image, report, device=device)
+            captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
         plot_word_heatmaps(explanation.image, explanation.words, explanation.heatmaps, out, captions,
                            columns)
-        typer.echo(f"wrote {out} ({len(explanation.words)} words)", err=True)
+        typer.echo(f"wrote {out} ({len(explanation.words)} {'queries' if queries else 'words'})", err=True)
+
+
+def _query_label(match) -> str:
+    """A query's matched sentence, shortened to fit under its panel, with its share of mass."""
+    import textwrap
+
+    if match.sentence is None:
+        return f"dustbin ({match.mass:.0%})"
+    return f"{textwrap.shorten(match.sentence, 28, placeholder='…')} ({match.mass:.0%})"
 
 
 @app.command("evaluate-nli")
@@ -376,7 +395,8 @@ def ablation_command(
     settings: Annotated[str, typer.Option(
         "--settings", metavar="SETTINGS",
         help="Comma-separated: clip (global), gloria (global+local), ours_no_local "
-        "(global+perturbation), ours (all three).")] = "clip,gloria,ours_no_local,ours",
+        "(global+perturbation), ours (all three), place (global+local+PLACE's pcma and cce).")] = (
+        "clip,gloria,ours_no_local,ours"),
     config_file: Annotated[Path | None, typer.Option(
         "--config", metavar="TOML", show_default=False,
         help="Base training config; the training settings given as flags override it.")] = None,

@@ -1,7 +1,7 @@
 """Issue 12, case 13: under `torchrun --nproc-per-node 2` (gloo on CPU, tiny encoders) the trainer
-trains every loss setting — the ablation's four and the one without the global term — and one DDP
-step equals one process on the global batch (losses and gradients of the global and perturbation
-terms, as docs/pretrain.md says). The work runs in tests/ddp_worker.py."""
+trains every loss setting — the ablation's (PLACE's included) and the one without the global
+term — and one DDP step equals one process on the global batch (losses and gradients of the
+global and perturbation terms, as docs/pretrain.md says). The work runs in tests/ddp_worker.py."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_13_torchrun_trains_every_setting_and_one_step_equals_one_process_on_the
     for name, outcome in ranks[0]["settings"].items():
         assert outcome["steps"] == [1, 2], name
         assert (tmp_path / name / "final" / "heads.safetensors").is_file(), name
-    assert set(ranks[0]["settings"]) == {"clip", "gloria", "ours_no_local", "ours", "no_global"}
+    assert set(ranks[0]["settings"]) == {"clip", "gloria", "ours_no_local", "ours", "place", "no_global"}
     agreement = ranks[0]["agreement"]
     assert agreement["terms"] == ["global", "loss", "pert", "pert_acc"]
     assert agreement["max_term_difference"] < 1e-5, agreement

@@ -365,8 +365,8 @@ def test_14_tables_in_a_pipe_are_as_wide_as_they_need(tmp_path, parser):
         for seed in (0, 1):
             (out / "results" / f"{setting}-seed{seed}.json").write_text(json.dumps(result_row))
     result = invoke("benchmark", "ablation", "-m", manifest, "-o", out, "--seeds", "0,1",
-                    "--parse-cache", tmp_path / "parses.jsonl", "--device", "cpu", "-q",
-                    env={"COLUMNS": None})
+                    "--settings", ",".join(SETTINGS), "--parse-cache", tmp_path / "parses.jsonl",
+                    "--device", "cpu", "-q", env={"COLUMNS": None})
     assert result.exit_code == 0, result.output
     assert "…" not in result.stdout
     semantic = next(line for line in result.stdout.splitlines() if line.startswith("│ semantic_paper "))
