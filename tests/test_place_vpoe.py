@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pretrain.place import VisualObservationExtractor
 from pretrain.place.decoder import QueryDecoder
@@ -84,3 +85,15 @@ def test_decoder_masks_memory_and_refuses_an_empty_row():
     torch.testing.assert_close(decoder(queries, changed, memory_mask=mask)[0][0], out[0])
     with pytest.raises(ValueError, match="at least one real entry"):
         decoder(queries, memory, memory_mask=torch.tensor([[False] * 4, [True] * 4]))
+
+
+def test_distinct_queries_give_distinct_observations_at_init():
+    """The queries' init must survive the first residual: with queries of scale 0.02 the
+    cross-attention read (scale 1) swamped them, all 16 V-PORs left the decoder alike (mean
+    pairwise cosine 0.993) and PCMA's plan could not tell them apart (docs/place.md)."""
+    torch.manual_seed(0)
+    local = F.normalize(torch.randn(4, 16, 768), dim=-1)
+    out = VisualObservationExtractor(768, 768)(local).embeddings
+    cosines = out @ out.transpose(1, 2)
+    off_diagonal = cosines[:, ~torch.eye(16, dtype=torch.bool)]
+    assert off_diagonal.mean() < 0.5

@@ -55,7 +55,7 @@ class VisualObservationExtractor(nn.Module):
     ) -> None:
         super().__init__()
         self.width = width
-        self.queries = nn.Parameter(0.02 * torch.randn(n_queries, width))
+        self.queries = nn.Parameter(torch.randn(n_queries, width))  # N(0, 1): see docs/place.md
         self.project_in = nn.Linear(in_dim, width)
         self.decoder = QueryDecoder(width, layers, heads)
         self.project_out = nn.Linear(width, out_dim)
