@@ -220,7 +220,10 @@ def explain_command(
     The attention is the one the local (GLoRIA) loss trains: each word's softmax over image
     regions. All panels share one colour scale; under each word, its peak weight relative to
     uniform attention (1× means the word looks everywhere alike). Punctuation is left out. Most
-    informative for models trained with the local loss (settings gloria and ours).
+    informative for models trained with the local loss (settings gloria and ours). With --queries,
+    one panel per pathology query of the VPOE: "q → sentence" names the report sentence that
+    PCMA's transport plan gives most of the query's mass, then that share, the dustbin's share
+    and the peak.
 
     [bold]Examples[/bold]
 
@@ -231,6 +234,8 @@ def explain_command(
       radperturb explain runs/place -i cxr.png -r @report.txt --queries -o queries.png
     """
     with reported_errors("explain"):
+        import textwrap
+
         from pretrain.evaluation.explain import explain_pair, explain_queries
         from pretrain.evaluation.plots import plot_word_heatmaps
 
@@ -246,23 +251,16 @@ def explain_command(
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
         if queries:
             explanation, matches = explain_queries(model, tokenizer, config, image, report, device=device)
-            captions = [f"{_query_label(m)}\npeak {p:.1f}× uniform"
+            labels = [f"{q} → {textwrap.shorten(m.sentence, 22, placeholder='…')}" for q, m in enumerate(matches)]
+            captions = [f"{m.mass:.0%} · bin {m.dustbin:.0%} · peak {p:.1f}×"
                         for m, p in zip(matches, explanation.peak_over_uniform)]
         else:
             explanation = explain_pair(model, tokenizer, config, image, report, device=device)
+            labels = explanation.words
             captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
-        plot_word_heatmaps(explanation.image, explanation.words, explanation.heatmaps, out, captions,
-                           columns)
+        plot_word_heatmaps(explanation.image, labels, explanation.heatmaps, out, captions, columns)
         typer.echo(f"wrote {out} ({len(explanation.words)} {'queries' if queries else 'words'})", err=True)
 
-
-def _query_label(match) -> str:
-    """A query's matched sentence, shortened to fit under its panel, with its share of mass."""
-    import textwrap
-
-    if match.sentence is None:
-        return f"dustbin ({match.mass:.0%})"
-    return f"{textwrap.shorten(match.sentence, 28, placeholder='…')} ({match.mass:.0%})"
 
 
 @app.command("evaluate-nli")

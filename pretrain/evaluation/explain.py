@@ -124,11 +124,13 @@ def explain_pair(
 
 @dataclass(frozen=True)
 class QueryMatch:
-    """What PCMA's plan gives one VPOE query: the sentence it sends most of its mass to (None:
-    the dustbin, no sentence of this report needs it) and that share of its mass."""
+    """What PCMA's plan does with one VPOE query's unit of mass: the sentence that gets most of
+    it, that share, and the share left in the dustbin (with Q queries and T < Q sentences,
+    (Q − T)/Q of all mass goes there, so the dustbin is most queries' largest column)."""
 
-    sentence: str | None
+    sentence: str
     mass: float
+    dustbin: float
 
 
 def explain_queries(
@@ -160,8 +162,7 @@ def explain_queries(
         flat = model.encode_text(*inputs)[0]
         observed, mask = gather_observations(flat, encoded["obs_slot"].to(device))
         plan = observation_plan(torch.einsum("bqd,btd->bqt", visual.embeddings, observed), mask)[0]  # [Q, T + 1]
-    mass, column = plan.max(dim=1)
-    matches = [QueryMatch(None if t == len(units) else units[t].text, float(m))
-               for t, m in zip(column.tolist(), mass.tolist())]
+    mass, column = plan[:, :-1].max(dim=1)
+    matches = [QueryMatch(units[t].text, m, d) for t, m, d in zip(column.tolist(), mass.tolist(), plan[:, -1].tolist())]
     labels = [f"query {q}" for q in range(len(matches))]
     return _explanation(image, labels, visual.attention[0]), matches
