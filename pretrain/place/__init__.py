@@ -10,7 +10,9 @@ The pieces, each a module with one job (the formulation and every choice in docs
   T-PORs within each pair, and the matched pairs are contrasted against the batch;
 - `correlation`: the correlation-exploration proxy task — predict the image's patch–patch
   correlations from the report and patch positions alone;
-- `decoder`, `positions`: the query decoder and the 2-D position codes both heads share.
+- `decoder`, `positions`: the query decoder and the 2-D position codes both heads share;
+- `terms`: the two loss terms `pcma` and `cce` (registered with the trainer's; imported by
+  `pretrain.train.terms`, not here, so that this package does not import the trainer).
 """
 
 from pretrain.place.correlation import CorrelationPredictor, correlation_loss, correlation_target
