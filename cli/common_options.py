@@ -146,6 +146,13 @@ TRAIN_SETTINGS: dict[str, dict[str, Setting]] = {
         "decoder_heads": Setting("Impression decoder attention heads.", min=1),
         "perturb_section": Setting("What the negatives perturb: report, findings or impression."),
     },
+    "PLACE terms": {
+        "use_pcma": Setting("PLACE's pathology-level alignment (a VPOE on the image side).", ("--pcma/--no-pcma",)),
+        "use_cce": Setting("PLACE's correlation exploration.", ("--cce/--no-cce",)),
+        "gamma": Setting("Weight of the pathology-level alignment.", min=0.0),
+        "delta": Setting("Weight of the correlation exploration.", min=0.0),
+        "place_queries": Setting("Pathology queries of the VPOE.", min=1),
+    },
     "Optimisation": {
         "batch_size": Setting("Pairs per batch (per process).", ("--batch-size", "-b"), min=1),
         "grad_accum": Setting("Batches per optimizer step.", min=1),

@@ -429,6 +429,9 @@ def explain_command(
     out: Annotated[Path, typer.Option(
         "--out", "-o", metavar="PNG", help="The heatmap grid to write.")] = Path("explain.png"),
     columns: Annotated[int, typer.Option("--columns", min=1, help="Panels per row.")] = 6,
+    queries: Annotated[bool, typer.Option(
+        "--queries", help="Show PLACE's pathology queries instead of the words: where each query of the "
+        "VPOE looks, and the report sentence it is matched to (models trained with --pcma).")] = False,
     device: DeviceOption = "auto",
 ) -> None:
     """Show where each word of a report looks in the image: word→region attention heatmaps.
@@ -436,16 +439,23 @@ def explain_command(
     The attention is the one the local (GLoRIA) loss trains: each word's softmax over image
     regions. All panels share one colour scale; under each word, its peak weight relative to
     uniform attention (1× means the word looks everywhere alike). Punctuation is left out. Most
-    informative for models trained with the local loss (settings gloria and ours).
+    informative for models trained with the local loss (settings gloria and ours). With --queries,
+    one panel per pathology query of the VPOE: "q → sentence" names the report sentence that
+    PCMA's transport plan gives most of the query's mass, then that share, the dustbin's share
+    and the peak.
 
     [bold]Examples[/bold]
 
       radperturb explain runs/ours -i phantoms/images/sample-002.png -r "Small left pleural effusion."
 
       radperturb explain runs/ours/final -i cxr.png -r @report.txt -o alignment.png
+
+      radperturb explain runs/place -i cxr.png -r @report.txt --queries -o queries.png
     """
     with reported_errors("explain"):
-        from pretrain.evaluation.explain import explain_pair
+        import textwrap
+
+        from pretrain.evaluation.explain import explain_pair, explain_queries
         from pretrain.evaluation.plots import plot_word_heatmaps
 
         if report.startswith("@"):
@@ -458,11 +468,18 @@ def explain_command(
         check_outputs({"--out": out}, [image])
         device = _device(device)
         model, tokenizer, config = _load_checkpoint(checkpoint, device)
-        explanation = explain_pair(model, tokenizer, config, image, report, device=device)
-        captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
-        plot_word_heatmaps(explanation.image, explanation.words, explanation.heatmaps, out, captions,
-                           columns)
-        typer.echo(f"wrote {out} ({len(explanation.words)} words)", err=True)
+        if queries:
+            explanation, matches = explain_queries(model, tokenizer, config, image, report, device=device)
+            labels = [f"{q} → {textwrap.shorten(m.sentence, 22, placeholder='…')}" for q, m in enumerate(matches)]
+            captions = [f"{m.mass:.0%} · bin {m.dustbin:.0%} · peak {p:.1f}×"
+                        for m, p in zip(matches, explanation.peak_over_uniform)]
+        else:
+            explanation = explain_pair(model, tokenizer, config, image, report, device=device)
+            labels = explanation.words
+            captions = [f"peak {p:.1f}× uniform" for p in explanation.peak_over_uniform]
+        plot_word_heatmaps(explanation.image, labels, explanation.heatmaps, out, captions, columns)
+        typer.echo(f"wrote {out} ({len(explanation.words)} {'queries' if queries else 'words'})", err=True)
+
 
 
 @app.command("evaluate-nli")
@@ -597,7 +614,8 @@ def ablation_command(
         help="Comma-separated: clip (global), gloria (global+local), ours_no_local "
         "(global+perturbation), ours (all three), ours_clinical (ours with negatives from the clinical "
         "edits too, swap_location held out), hybridmed (its five terms in two stages; "
-        "docs/hybridmed.md).")] = "clip,gloria,ours_no_local,ours",  # ablation.PAPER_SETTINGS
+        "docs/hybridmed.md), place (global+local+PLACE's pcma and cce).")] = (
+        "clip,gloria,ours_no_local,ours"),  # ablation.PAPER_SETTINGS
     config_file: Annotated[Path | None, typer.Option(
         "--config", "-c", metavar="TOML", show_default=False,
         help="Base training config; the training settings given as flags override it.")] = None,

@@ -1,7 +1,7 @@
 """Issue 12, case 13: under `torchrun --nproc-per-node 2` (gloo on CPU, tiny encoders) the trainer
-trains every loss setting — the ablation's four and the one without the global term — and one DDP
-step equals one process on the global batch (losses and gradients of the global and perturbation
-terms, as docs/pretrain.md says). The work runs in tests/ddp_worker.py."""
+trains every loss setting — the ablation's (PLACE's included) and the one without the global
+term — and one DDP step equals one process on the global batch (losses and gradients of the
+global and perturbation terms, as docs/pretrain.md says). The work runs in tests/ddp_worker.py."""
 
 from __future__ import annotations
 

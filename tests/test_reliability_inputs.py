@@ -350,7 +350,7 @@ def test_11_a_garbage_source_wheel_is_an_error_not_the_cached_reports(tmp_path, 
 
 def test_14_tables_in_a_pipe_are_as_wide_as_they_need(tmp_path, parser):
     """`benchmark ablation` over finished runs prints its table; piped, no cell is cut."""
-    from pretrain.experiments.ablation import PAPER_SETTINGS
+    from pretrain.experiments.ablation import SETTINGS
 
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"id": "a", "image": "a.png", "findings": GOOD[0], "impression": "",
@@ -361,13 +361,13 @@ def test_14_tables_in_a_pipe_are_as_wide_as_they_need(tmp_path, parser):
     result_row = {"semantic": {"paper": {"accuracy": 0.123456, "chance": 0.2},
                                "all": {"accuracy": 0.654321, "chance": 0.1}},
                   "retrieval": {"image_to_report": {"R@1": 0.111111}, "chance": {"R@1": 0.05}}}
-    for setting in PAPER_SETTINGS:  # what the command runs by default
+    for setting in SETTINGS:
         for seed in (0, 1):
             (out / "results" / f"{setting}-seed{seed}.json").write_text(json.dumps(result_row))
     result = invoke("benchmark", "ablation", "-m", manifest, "-o", out, "--seeds", "0,1",
-                    "--parse-cache", tmp_path / "parses.jsonl", "--device", "cpu", "-q",
-                    env={"COLUMNS": None})
+                    "--settings", ",".join(SETTINGS), "--parse-cache", tmp_path / "parses.jsonl",
+                    "--device", "cpu", "-q", env={"COLUMNS": None})
     assert result.exit_code == 0, result.output
     assert "…" not in result.stdout
     semantic = next(line for line in result.stdout.splitlines() if line.startswith("│ semantic_paper "))
-    assert semantic.count("0.123 ± 0.000") == len(PAPER_SETTINGS)
+    assert semantic.count("0.123 ± 0.000") == len(SETTINGS)

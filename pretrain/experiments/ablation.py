@@ -43,9 +43,13 @@ SETTINGS: dict[str, dict[str, object]] = {
 }
 #: The paper's four, which `benchmark ablation` runs unless told otherwise.
 PAPER_SETTINGS = ("clip", "gloria", "ours_no_local", "ours")
+#: PLACE (docs/place.md): GLoRIA's two terms and PLACE's two; PLACE's terms are off in every other setting.
+PLACE_SWITCHES = {"use_pcma": False, "use_cce": False}
+SETTINGS = {name: {**PLACE_SWITCHES, **switches} for name, switches in SETTINGS.items()}
+SETTINGS["place"] = {"use_global": True, "use_local": True, "use_pert": False, "use_pcma": True, "use_cce": True}
 #: Settings that may differ between calls of one ablation without changing its results.
 MAY_DIFFER = ("seed", "out_dir", "device", "num_workers", "save_every", "log_every",
-              "keep_checkpoints", "use_global", "use_local", "use_pert", "parse_cache")
+              "keep_checkpoints", "use_global", "use_local", "use_pert", "parse_cache", *PLACE_SWITCHES)
 PLAN_FILE = "ablation_plan.json"
 
 

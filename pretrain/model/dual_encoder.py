@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pretrain.model.encoders import ImageEncoder, TextEncoder
+from pretrain.place.vpoe import VisualObservationExtractor
 
 #: What `PretrainModel.forward` returns: always; with `need_local`; with `need_raw` (before the heads).
 GLOBAL_FEATURES = frozenset({"image_global", "text_global"})
@@ -46,7 +47,11 @@ class PretrainModel(nn.Module):
     """Encoders + heads. `encode_image` / `encode_text` follow docs/CONTRACTS.md; `forward` is
     the training pass (one text-encoder call for every report variant of the batch)."""
 
-    def __init__(self, image_encoder: ImageEncoder, text_encoder: TextEncoder, embed_dim: int = 768) -> None:
+    def __init__(
+        self, image_encoder: ImageEncoder, text_encoder: TextEncoder, embed_dim: int = 768, *, place_queries: int = 0
+    ) -> None:
+        """`place_queries` > 0: also a VPOE (`vpoe`) with that many pathology queries over the
+        projected local features, for PLACE's alignment term (`pretrain.place.terms`)."""
         super().__init__()
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
@@ -54,6 +59,7 @@ class PretrainModel(nn.Module):
         self.image_local_head = nn.Linear(image_encoder.local_dim, embed_dim)
         self.text_global_head = nn.Linear(text_encoder.dim, embed_dim)
         self.text_local_head = nn.Linear(text_encoder.dim, embed_dim)
+        self.vpoe = VisualObservationExtractor(embed_dim, embed_dim, n_queries=place_queries) if place_queries else None
 
     def encode_image(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images [B, C, H, W] → (global [B, D], local [B, R, D]), both L2-normalised."""
@@ -127,9 +133,14 @@ def build_model(config) -> tuple[PretrainModel, object]:
     keep_lower_layers(text_backbone, config.text_layers)
     freeze_lower_layers(text_backbone, config.text_frozen_layers)
     text = TextEncoder(text_backbone, config.text_last_layers, config.text_buckets)
-    model = PretrainModel(image, text, config.embed_dim)
+    model = PretrainModel(image, text, config.embed_dim, place_queries=place_queries(config))
     attach_decoder(model, tokenizer, config)
     return model, tokenizer
+
+
+def place_queries(config) -> int:
+    """The VPOE's query count for a `TrainConfig`: 0 (no VPOE) unless its PLACE alignment is on."""
+    return config.place_queries if config.use_pcma else 0
 
 
 def attach_decoder(model: PretrainModel, tokenizer, config) -> None:

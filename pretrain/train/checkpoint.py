@@ -188,7 +188,7 @@ def _load_final(path: Path):
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
-    from pretrain.model.dual_encoder import PretrainModel, attach_decoder
+    from pretrain.model.dual_encoder import PretrainModel, attach_decoder, place_queries
     from pretrain.model.encoders import ImageEncoder, TextEncoder, _without_pooler
 
     config = TrainConfig.load(path / "config.toml")
@@ -198,7 +198,7 @@ def _load_final(path: Path):
     text_backbone = AutoModel.from_pretrained(text_dir, **_without_pooler(text_cls))
     tokenizer = AutoTokenizer.from_pretrained(text_dir, use_fast=True)
     text = TextEncoder(text_backbone, config.text_last_layers, config.text_buckets)
-    model = PretrainModel(ImageEncoder(image_backbone), text, config.embed_dim)
+    model = PretrainModel(ImageEncoder(image_backbone), text, config.embed_dim, place_queries=place_queries(config))
     attach_decoder(model, tokenizer, config)
     heads = {k: v for k, v in load_file(path / HEADS_FILE).items()
              if not k.startswith(TERMS_PREFIX) and k not in LEGACY_TERM_KEYS}  # evaluation needs no loss term

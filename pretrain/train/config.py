@@ -66,6 +66,12 @@ class TrainConfig:
     decoder_layers: int = 3
     decoder_heads: int = 4
     perturb_section: str = "report"  # report | findings | impression: what the negatives perturb
+    # PLACE (docs/place.md): + gamma * L_pcma + delta * L_cce
+    use_pcma: bool = False
+    use_cce: bool = False
+    gamma: float = 0.1
+    delta: float = 1.0
+    place_queries: int = 16
     # optimisation
     batch_size: int = 32
     grad_accum: int = 1
@@ -104,6 +110,11 @@ class TrainConfig:
         image_lr = self.lr_image_encoder
         if image_lr is not None and not (math.isfinite(image_lr) and image_lr >= 0):
             raise ConfigError(f"lr_image_encoder must be finite and not negative, got {self.lr_image_encoder}")
+        for name in ("gamma", "delta"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"{name} must be finite and not negative, got {getattr(self, name)}")
+        if self.place_queries < 1:
+            raise ConfigError(f"place_queries must be at least 1, got {self.place_queries}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0 <= self.warmup_ratio < 1:

@@ -210,3 +210,4 @@ class PerturbationTerm(LossTerm):
 
 # Terms of further objectives register themselves on import (after the base class above exists).
 import pretrain.hybridmed.loss_terms  # noqa: E402,F401  (HybridMED: cg, cl, sum, cap, dis)
+import pretrain.place.terms  # noqa: E402,F401  (PLACE: pcma, cce)
