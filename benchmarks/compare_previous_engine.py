@@ -13,8 +13,13 @@ An engine without `apply_batch` runs every mode one report at a time. Per mode a
 script prints the median and the range of the warm epochs and of the cold epochs, and the ratio of
 the medians (current / earlier).
 
+With --profile N, each fresh process instead runs one cold epoch of `apply_batch` over the first N
+reports (512 per call) under cProfile; the script prints each engine's profiled seconds (median),
+its number of calls, and the functions whose call counts differ most — counts do not move with the
+machine's load, so they tell where an engine does more work when timings cannot.
+
 Usage: python benchmarks/compare_previous_engine.py --cache PARSES.jsonl.gz [--commit b061bd4] [--rounds 3]
-       [--modes batch512,batch64,collator,one_by_one]
+       [--modes batch512,batch64,collator,one_by_one] [--profile 1536]
 (write the cache with `radperturb perturb REPORTS --cache-parses PARSES.jsonl.gz`.)
 """
 
@@ -34,8 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODES = ("batch512", "batch64", "collator", "one_by_one")
 
 CHILD = r"""
-import json, sys, time
+import json, re, sys, time
 engine, cache_path, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+profile = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 if engine != "current":
     sys.path.insert(0, engine)
 import perturb
@@ -68,6 +74,18 @@ def epoch(seed):
     run(seed)
     return len(ids) / (time.perf_counter() - start)
 
+if profile:
+    import cProfile, pstats
+    ids, parsed, mode = ids[:profile], parsed[:profile], "batch512"
+    profiler = cProfile.Profile()
+    profiler.runcall(run, 1)
+    stats = pstats.Stats(profiler)
+    by_name = {}
+    for (_, _, name), (_, calls, *_) in stats.stats.items():
+        name = re.sub(r" at 0x[0-9a-f]+", "", name)
+        by_name[name] = by_name.get(name, 0) + calls
+    print(json.dumps({"seconds": stats.total_tt, "calls": stats.total_calls, "by_name": by_name}))
+    sys.exit()
 cold = epoch(1)
 print(json.dumps({"cold": cold, "warm": [epoch(seed) for seed in (2, 3, 4)]}))
 """
@@ -77,6 +95,28 @@ def _summary(values: list[float]) -> str:
     return f"median {statistics.median(values):,.0f} reports/s (from {min(values):,.0f} to {max(values):,.0f})"
 
 
+def _profile(args: argparse.Namespace, tmp: str) -> None:
+    """Profiled first touches, the engines alternating: seconds, calls, the call counts that moved."""
+    runs: dict[str, list[dict]] = {args.commit: [], "current": []}
+    for _ in range(args.rounds):
+        for engine, where in ((args.commit, tmp), ("current", "current")):
+            child = [sys.executable, "-c", CHILD, where, str(args.cache), "batch512", str(args.profile)]
+            runs[engine].append(json.loads(subprocess.run(child, check=True, capture_output=True, text=True,
+                                                          cwd=ROOT).stdout))
+    for engine, done in runs.items():
+        seconds = [run["seconds"] for run in done]
+        print(f"{engine:>8}: {statistics.median(seconds):.2f} s profiled (from {min(seconds):.2f} to "
+              f"{max(seconds):.2f}), {done[0]['calls']:,} calls")
+    earlier, current = (runs[e][0]["by_name"] for e in (args.commit, "current"))
+    moved = sorted(set(earlier) | set(current), key=lambda n: -abs(current.get(n, 0) - earlier.get(n, 0)))
+    print(f"calls by function name, {args.commit} → current:")
+    for name in moved[:15]:
+        print(f"  {earlier.get(name, 0):>9,} → {current.get(name, 0):>9,}  {name}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"commit": args.commit, "profile": args.profile, "runs": runs}) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, required=True, help="parse cache of the reports to perturb")
@@ -84,6 +124,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
     ap.add_argument("--out", type=Path, default=None, help="write every epoch's rate as JSON here")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="instead: profile the first touch of N reports (apply_batch of 512) per engine")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     unknown = set(modes) - set(MODES)
@@ -95,6 +137,9 @@ def main() -> None:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.commit, "perturb"], check=True,
                                  capture_output=True).stdout
         tarfile.open(fileobj=BytesIO(archive)).extractall(tmp, filter="data")
+        if args.profile:
+            _profile(args, tmp)
+            return
         for _ in range(args.rounds):
             for mode in modes:
                 for engine, where in ((args.commit, tmp), ("current", "current")):

@@ -6,14 +6,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from perturb.batch.candidates import Substitute
-from perturb.batch.kernels import PackedEdit
 from perturb.batch.pack import Pack
 from perturb.layout import Layout
 from perturb.parsed import ParsedReport
 from perturb.registry import Edit, PerturbationSpec, get, resolve_kinds
-from perturb.rendering import render_texts
-from perturb.result import PerturbationResult
+from perturb.rendering import render_one, render_texts, replaced_words
+from perturb.result import PerturbationResult, Replacement
 from perturb.scopes import check_scope
 from perturb.seeding import key_hash, stream
 
@@ -45,21 +43,20 @@ def apply_spec(
     return _draw(report, spec, seed, key, draw, scope)
 
 
-def packed(pack: Pack, edit: Edit) -> PackedEdit:
-    """A reference's `Edit` of the one report in `pack`, as a kernel would return it."""
-    source_index = np.asarray(edit.source_index, dtype=np.intp)
-    replacements = Substitute.of(pack, [edit.replacements]) if edit.replacements else None
-    return PackedEdit(source_index, replacements)
-
-
-def _attempt(spec: PerturbationSpec, pack: Pack, rng: np.random.Generator, scope: str) -> PackedEdit | None:
-    """One attempt of `spec` on the one report in `pack`: its kernel, keyed on the attempt's
-    stream value, or else its reference. None where it cannot apply."""
-    if spec.batch is None:
-        edit = spec.fn(pack.reports[0], rng, scope)
-        return None if edit is None else packed(pack, edit)
-    edit = spec.batch(pack, np.array([rng.bit_generator.random_raw()], dtype=np.uint64), scope)
-    return None if edit.applicable is not None and not edit.applicable[0] else edit
+def _attempt(
+    spec: PerturbationSpec, report: ParsedReport, pack: Pack | None, rng: np.random.Generator, scope: str, draw: int
+) -> PerturbationResult | None:
+    """One attempt of `spec` on `report`: its kernel on `pack` (the report alone), keyed on the
+    attempt's stream value, or else its reference (`pack` None). None where it cannot apply."""
+    if pack is None:
+        edit = spec.fn(report, rng, scope)
+        return None if edit is None else result_of(report, spec.name, edit, draw)
+    packed = spec.batch(pack, np.array([rng.bit_generator.random_raw()], dtype=np.uint64), scope)
+    if packed.applicable is not None and not packed.applicable[0]:
+        return None
+    (text,) = render_texts(pack, packed.source_index, packed.replacements)
+    made = () if packed.replacements is None else packed.replacements.per_report(1)[0]
+    return PerturbationResult(spec.name, text, True, packed.source_index, made, draw, report)
 
 
 def _draw(
@@ -67,28 +64,27 @@ def _draw(
 ) -> PerturbationResult:
     layout = report.layout
     rng = stream(seed, key, spec.name, draw)
-    pack = Pack((report,))
+    pack = None if spec.batch is None else Pack((report,))
     for _ in range(1 if spec.deterministic else MAX_REDRAWS):
-        edit = _attempt(spec, pack, rng, scope)
-        if edit is None:
+        result = _attempt(spec, report, pack, rng, scope, draw)
+        if result is None:
             break
-        result = _rendered(pack, spec.name, edit, draw)
         if result.text != layout.text:
             return result
     return not_applicable(layout, spec.name, draw)
 
 
-def _rendered(pack: Pack, kind: str, edit: PackedEdit, draw: int) -> PerturbationResult:
-    (text,) = render_texts(pack, edit.source_index, edit.replacements)
-    made = () if edit.replacements is None else edit.replacements.per_report(1)[0]
-    return PerturbationResult(kind, text, True, edit.source_index, made, draw, pack.reports[0])
-
-
 def result_of(report: ParsedReport, kind: str, edit: Edit, draw: int = 0) -> PerturbationResult:
-    """`edit` of `report` as a result of `kind`, rendered as `apply` renders it (for edits made
-    outside the registry, such as a requested clinical edit); applicable whatever its text."""
-    pack = Pack((report,))
-    return _rendered(pack, kind, packed(pack, edit), draw)
+    """`edit` of `report` as a result of `kind`, rendered as `apply` renders it (also for edits
+    made outside the registry, such as a requested clinical edit); applicable whatever its text.
+    Rendered from the report's own entries: a pack and its candidates would write the same text
+    at several times the cost (a reference's edit is one report's, made once)."""
+    layout = report.layout
+    source_index = np.asarray(edit.source_index, dtype=np.intp)
+    written = replaced_words(report, edit.replacements) if edit.replacements else {}
+    pieces = {slot: new + report.whitespace[slot] for slot, new in written.items()}
+    made = tuple(Replacement(slot, layout.tokens[slot], new) for slot, new in written.items())
+    return PerturbationResult(kind, render_one(layout, source_index, pieces), True, source_index, made, draw, report)
 
 
 def apply(

@@ -5,6 +5,8 @@ cannot tell them apart.
 `render_texts` writes the text of every report of a pack after an edit; `apply` (a pack of one)
 and `apply_batch` both call it. It gathers bytes from one table per pack: for each report, every
 (word rendering, whitespace) pair of its `Layout.table`, and each replacement's piece after them.
+`render_one` writes one report's text from the same entries, as strings (a pack of one, and a
+reference's edit in `apply`, which needs no pack).
 `render_tokens` is the per-token view of the same table (`PerturbationResult.tokens`), and
 `written_with` the rule by which a replacement rewrites a written word.
 """
@@ -141,7 +143,12 @@ def render_texts(pack: Pack, source_index: np.ndarray, substitute: Substitute | 
     chooses a candidate, that candidate's piece. The entries are concatenated as strings for a
     pack of one report (what `apply` renders) and gathered as bytes in numpy for many."""
     if len(pack.layouts) == 1:
-        return [_render_one(pack.layouts[0], source_index, substitute)]
+        pieces = None
+        if substitute is not None and substitute.chosen.any():
+            candidates, chosen = substitute
+            picked = np.flatnonzero(chosen).tolist()
+            pieces = dict(zip(candidates.positions[picked].tolist(), [candidates.pieces[k] for k in picked]))
+        return [render_one(pack.layouts[0], source_index, pieces)]
     table, entry_start, lengths, shift = pack.derived(_pack_bytes)
     entries = source_index + shift
     if substitute is not None and substitute.chosen.any():
@@ -164,13 +171,15 @@ def render_texts(pack: Pack, source_index: np.ndarray, substitute: Substitute | 
     return [text[a:b] for a, b in pairwise(bounds)]
 
 
-def _render_one(layout: Layout, source_index: np.ndarray, substitute: Substitute | None) -> str:
+def render_one(layout: Layout, source_index: np.ndarray, pieces: Mapping[int, str] | None = None) -> str:
+    """One report's text as `render_texts` writes it, concatenated as strings: position i writes
+    the entry `source_index[i] + shift[i]`, or `pieces[i]` (a rewritten word and i's whitespace)
+    where given. `apply` renders a reference's edit with it directly, packing nothing."""
     entries, shift = layout.derived(_entries)
     index = (source_index + shift).tolist()
-    if substitute is not None and substitute.chosen.any():
-        candidates, chosen = substitute
-        entries = entries + candidates.pieces
-        first = len(entries) - len(chosen)
-        for k in np.flatnonzero(chosen).tolist():
-            index[candidates.positions[k]] = first + k
-    return "".join(itemgetter(*index)(entries)) if index else ""
+    if not pieces:
+        return "".join(itemgetter(*index)(entries)) if index else ""
+    written = [entries[i] for i in index]
+    for position, piece in pieces.items():
+        written[position] = piece
+    return "".join(written)
