@@ -7,30 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.app import app
 from pretrain.data.manifest import read_manifest
 from pretrain.hybridmed.generate import GenerationError, check_decoder
 from pretrain.train.config import TrainConfig
+from tests.test_eval_cli import manifest, run  # noqa: F401 (manifest: a fixture, the sample phantoms)
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data_samples" / "reports.jsonl"
 TINY = ["--image-encoder", "tiny-resnet", "--text-encoder", "tiny-bert", "--image-size", "32", "--batch-size", "8",
         "--embed-dim", "16", "--device", "cpu", "--decoder-dim", "16", "--decoder-layers", "1",
         "--decoder-heads", "2", "--max-length", "48"]
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("phantoms")
-    result = run("data", "phantoms", "--reports", SAMPLES, "--out", out, "--size", "32",
-                 "--test-fraction", "0.3", "--valid-fraction", "0", "--quiet")
-    assert result.exit_code == 0, result.output
-    return out / "manifest.jsonl"
 
 
 @pytest.fixture(scope="module")
