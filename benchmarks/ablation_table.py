@@ -95,6 +95,9 @@ def main(folder: Path) -> None:
         by_setting.setdefault(run["run"]["setting"], []).append(run)
     settings = sorted(by_setting, key=lambda s: SETTING_ORDER.index(s) if s in SETTING_ORDER else len(SETTING_ORDER))
     first = runs[0]
+    if not all(r.get("pairs") for r in runs):
+        raise SystemExit(f"{folder}: some runs were evaluated without counterfactual pairs "
+                         "(run `benchmark ablation --pairs FILE`)")
     print(f"split {first['split']}, {first['n_images']} images, {first['pairs']['n_pairs']} counterfactual pairs; "
           "mean ± std over seeds " + ", ".join(f"{s}: {sorted(r['run']['seed'] for r in by_setting[s])}"
                                             for s in settings) + "\n")
